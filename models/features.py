@@ -1,0 +1,178 @@
+"""The feature spec: one function from (context, moment) to numbers, for training and serving alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+
+from models.catalog import ITEM_KINDS, Item
+from models.journey import JourneyMap
+
+FEATURE_SPEC_VERSION = "1"
+CHANNELS = ("web", "app", "email", "store", "call_center", "social", "ads", "other")
+_LOG_DAY = math.log1p(86_400.0)
+
+
+class FeatureSpec:
+    """Ordered feature names and the vectorised code that fills them, for one journey map."""
+
+    def __init__(self, journey: JourneyMap):
+        self.journey = journey
+        self._stage_index = {s: i for i, s in enumerate(journey.stages)}
+        self._channel_index = {c: i for i, c in enumerate(CHANNELS)}
+        self.context_names = [
+            "stage_idx",
+            "max_stage_idx",
+            "lapsed",
+            "n_events_log",
+            "value_total_log",
+            "since_last_log",
+            "in_stage_log",
+            "days_active",
+            "hour",
+            "weekday",
+            "last_event_stage_idx",
+            "recent_distinct_items",
+            "channel_now",
+            *(f"stage_count_{s}" for s in journey.stages),
+            *(f"channel_count_{c}" for c in CHANNELS),
+        ]
+        self.item_names = [
+            "item_pop_log",
+            "item_stage_share",
+            "item_visitor_count",
+            "item_is_last",
+            "item_value",
+            "item_stage_eligible",
+            "item_interest_match",
+            "item_kind",
+            "position",
+        ]
+        self.content_names = self.context_names + self.item_names
+
+    @property
+    def signature(self) -> dict:
+        """What a bundle records and loading compares: spec version and ordered names."""
+        return {
+            "version": FEATURE_SPEC_VERSION,
+            "next_stage": list(self.context_names),
+            "content": list(self.content_names),
+        }
+
+    def channel_code(self, channel: str | None) -> int:
+        if not channel:
+            return -1
+        return self._channel_index.get(channel, self._channel_index["other"])
+
+    def context_row(self, ctx: dict, now: float, channel: str | None = None) -> list[float]:
+        """Context features of one visitor at epoch second `now`."""
+        stage_idx = self._stage_index.get(ctx["stage"], -1)
+        last_ts = ctx["last_ts"]
+        since_last = max(now - last_ts, 0.0) if last_ts is not None else -1.0
+        in_stage = max(now - ctx["stage_since"], 0.0) if ctx["stage_since"] is not None else -1.0
+        moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+        recent = ctx["recent"]
+        last_stage = self._stage_index.get(recent[0]["stage"], -1) if recent else -1
+        channel_counts = [0.0] * len(CHANNELS)
+        for name, count in ctx["channel_counts"].items():
+            channel_counts[self._channel_index.get(name, len(CHANNELS) - 1)] += count
+        stage_counts = ctx["stage_counts"]
+        return [
+            stage_idx,
+            self._stage_index.get(ctx["max_stage"], -1),
+            1.0 if since_last > self.journey.lapse_after_days * 86_400 else 0.0,
+            math.log1p(ctx["n_events"]),
+            math.log1p(max(ctx["value_total"], 0.0)),
+            math.log1p(since_last) / _LOG_DAY if since_last >= 0 else -1.0,
+            math.log1p(in_stage) / _LOG_DAY if in_stage >= 0 else -1.0,
+            (last_ts - ctx["first_ts"]) / 86_400 if last_ts is not None else 0.0,
+            moment.hour,
+            moment.weekday(),
+            last_stage,
+            len({e["item_id"] for e in recent if e["item_id"]}),
+            self.channel_code(channel),
+            *(stage_counts.get(s, 0) for s in self.journey.stages),
+            *channel_counts,
+        ]
+
+    def content_matrix(
+        self,
+        ctx: dict,
+        now: float,
+        channel: str | None,
+        item_ids: list[str],
+        item_stats: ItemStats,
+        catalog_items: dict[str, Item],
+        interests: list[str] | tuple[str, ...] = (),
+        positions: list[int] | None = None,
+        context_row: list[float] | None = None,
+    ) -> np.ndarray:
+        """One row per candidate: the visitor's context beside each item's features."""
+        base = context_row if context_row is not None else self.context_row(ctx, now, channel)
+        matrix = np.empty((len(item_ids), len(self.content_names)), dtype=np.float64)
+        matrix[:, : len(base)] = base
+        matrix[:, len(base) :] = self.item_block(ctx, item_ids, item_stats, catalog_items, interests, positions)
+        return matrix
+
+    def item_block(self, ctx, item_ids, item_stats, catalog_items, interests=(), positions=None) -> np.ndarray:
+        """Item-side features for each candidate, given the visitor's context."""
+        stage = ctx["stage"]
+        recent = ctx["recent"]
+        seen: dict[str, int] = {}
+        for entry in recent:
+            if entry["item_id"]:
+                seen[entry["item_id"]] = seen.get(entry["item_id"], 0) + 1
+        last_item = next((e["item_id"] for e in recent if e["item_id"]), None)
+        interests = set(interests or ())
+        block = np.empty((len(item_ids), len(self.item_names)), dtype=np.float64)
+        for row, item_id in enumerate(item_ids):
+            item = catalog_items.get(item_id)
+            block[row] = (
+                item_stats.popularity_log(item_id),
+                item_stats.stage_share(item_id, stage),
+                seen.get(item_id, 0),
+                1.0 if item_id == last_item else 0.0,
+                item.value if item else 1.0,
+                1.0 if item is None or not item.stages or stage in item.stages else 0.0,
+                len(interests.intersection(item.tags)) if item else 0.0,
+                ITEM_KINDS.index(item.kind) if item else -1,
+                positions[row] if positions is not None else 0,
+            )
+        return block
+
+
+class ItemStats:
+    """Per-item engagement counts from the training slice, overall and per stage."""
+
+    def __init__(self, counts: dict[str, dict[str, int]] | None = None):
+        self.counts = counts or {}
+        self._totals = {item: sum(by_stage.values()) for item, by_stage in self.counts.items()}
+
+    def add(self, item_id: str, stage: str | None) -> None:
+        by_stage = self.counts.setdefault(item_id, {})
+        key = stage or "none"
+        by_stage[key] = by_stage.get(key, 0) + 1
+        self._totals[item_id] = self._totals.get(item_id, 0) + 1
+
+    def total(self, item_id: str) -> int:
+        return self._totals.get(item_id, 0)
+
+    def popularity_log(self, item_id: str) -> float:
+        return math.log1p(self._totals.get(item_id, 0))
+
+    def stage_share(self, item_id: str, stage: str | None) -> float:
+        total = self._totals.get(item_id, 0)
+        if not total:
+            return 0.0
+        return self.counts[item_id].get(stage or "none", 0) / total
+
+    def most_popular(self, stage: str | None = None) -> list[str]:
+        """Item ids by engagement, at a stage if given (ties broken by overall count, then id)."""
+        key = stage or "none"
+
+        def rank(item_id):
+            return (-self.counts[item_id].get(key, 0) if stage else 0, -self._totals[item_id], item_id)
+
+        return sorted(self.counts, key=rank)

@@ -1,0 +1,110 @@
+"""The model registry: versioned bundle directories, a CURRENT pointer, promotion history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+from models.errors import BundleError, NotFound
+
+CURRENT = "CURRENT"
+HISTORY = "history.jsonl"
+VERSION_PATTERN = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")
+
+
+def new_version(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+class Registry:
+    """Bundles live in `root/<version>/`; `root/CURRENT` names the one that serves."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    def path(self, version: str) -> Path:
+        if not VERSION_PATTERN.match(version or ""):
+            raise NotFound(f"{version!r} is not a model version (expected e.g. 20260101T000000Z-abc123)")
+        return self.root / version
+
+    def write(self, version: str, save) -> Path:
+        """Call `save(tmp_dir)`, then move the finished bundle into place in one rename.
+
+        An interrupted run leaves only a hidden temporary directory, never a half bundle.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.path(version)
+        tmp = self.root / f".tmp-{version}-{uuid.uuid4().hex[:6]}"
+        try:
+            save(tmp)
+            os.replace(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return final
+
+    def versions(self) -> list[str]:
+        """Every complete bundle, oldest first."""
+        if not self.root.exists():
+            return []
+        return sorted(
+            p.name for p in self.root.iterdir() if VERSION_PATTERN.match(p.name) and (p / "manifest.json").exists()
+        )
+
+    def manifest(self, version: str) -> dict:
+        try:
+            return json.loads((self.path(version) / "manifest.json").read_text())
+        except FileNotFoundError as exc:
+            raise NotFound(f"model version {version} not found in {self.root}") from exc
+
+    def current(self) -> str | None:
+        try:
+            version = (self.root / CURRENT).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return version or None
+
+    def current_stamp(self) -> float | None:
+        """The CURRENT pointer's modification time: a cheap stat for hot reload."""
+        try:
+            return (self.root / CURRENT).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def promote(self, version: str, reason: str = "promote") -> None:
+        if version not in self.versions():
+            raise NotFound(f"model version {version} not found in {self.root}; see `python -m training list`")
+        previous = self.current()
+        tmp = self.root / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
+        tmp.write_text(version + "\n")
+        os.replace(tmp, self.root / CURRENT)
+        entry = {
+            "at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "version": version,
+            "previous": previous,
+            "reason": reason,
+        }
+        with open(self.root / HISTORY, "a") as history:
+            history.write(json.dumps(entry) + "\n")
+
+    def history(self) -> list[dict]:
+        try:
+            lines = (self.root / HISTORY).read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def rollback(self) -> str:
+        """Make the version that was current before the present one current again."""
+        current = self.current()
+        for entry in reversed(self.history()):
+            if entry["version"] == current and entry["previous"] and entry["previous"] != current:
+                self.promote(entry["previous"], reason=f"rollback from {current}")
+                return entry["previous"]
+        raise BundleError("nothing to roll back to: no earlier version was ever current")

@@ -1,0 +1,69 @@
+"""The Wayfinder HTTP service. `gunicorn 'service:create_app()'` serves it."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from config.settings import Settings
+from models.errors import WayfinderError
+from service.views import decisions, events, health, journey, visitors
+from service.wiring import build_services
+
+log = logging.getLogger(__name__)
+
+
+class WayfinderApi(Api):
+    """flask-smorest's Api, rendering every error in one shape: code, status, message, errors."""
+
+    def handle_http_exception(self, error: HTTPException):
+        payload, status, headers = super().handle_http_exception(error)
+        errors = payload.get("errors")
+        if errors and isinstance(errors, dict) and all(isinstance(v, dict) for v in errors.values()):
+            # webargs nests field errors under their location ("json"); clients want the fields.
+            payload["errors"] = {field: why for location in errors.values() for field, why in location.items()}
+        if status == 422:
+            payload.setdefault("message", "request body failed validation: see errors per field")
+        payload.setdefault("message", error.description or error.name)
+        return payload, status, headers
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app: settings (environment by default), services, blueprints, error handling."""
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="Wayfinder",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    )
+    app.extensions["wayfinder"] = build_services(settings)
+    api = WayfinderApi(app)
+    for module in (events, visitors, decisions, journey, health):
+        api.register_blueprint(module.blp)
+    app.register_error_handler(WayfinderError, _render_domain_error)
+    return app
+
+
+def _render_domain_error(error: WayfinderError):
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    body = {
+        "code": error.status_code,
+        "status": HTTP_STATUS_CODES.get(error.status_code, "Error"),
+        "message": error.message,
+    }
+    if error.errors:
+        body["errors"] = error.errors
+    if error.status_code >= 500:
+        log.error("%s: %s", type(error).__name__, error.message)
+    return body, error.status_code

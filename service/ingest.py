@@ -1,0 +1,83 @@
+"""Accepting touchpoints: validate each, log new ones durably, fold them into context, spool on outage."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from marshmallow import ValidationError
+
+from models.errors import StoreUnavailable, ValidationFailed
+from models.events import parse_event
+from service.daily_log import DailyLog
+from service.spool import Spool
+from service.store import ContextStore
+
+log = logging.getLogger(__name__)
+SPOOL_CHECK_INTERVAL_S = 5.0
+
+
+class Ingestor:
+    def __init__(self, store: ContextStore, event_log: DailyLog, spool: Spool, max_batch: int):
+        self.store = store
+        self.event_log = event_log
+        self.spool = spool
+        self.max_batch = max_batch
+        self._next_spool_check = 0.0
+
+    def ingest(self, body: object) -> tuple[dict, int]:
+        """One event or {"events": [...]}: returns the per-event answer and its HTTP status."""
+        raw_events = self._unpack(body)
+        accepted, rejected = [], []
+        for index, raw in enumerate(raw_events):
+            try:
+                accepted.append(parse_event(raw))
+            except ValidationError as error:
+                rejected.append({"index": index, "errors": error.messages})
+        answer = {"accepted": 0, "duplicates": 0, "spooled": 0, "rejected": rejected}
+        if accepted:
+            new, spooled = self._record(accepted)
+            answer.update(accepted=new + spooled, duplicates=len(accepted) - new - spooled, spooled=spooled)
+        status = 422 if rejected and not accepted else 200
+        return answer, status
+
+    def _unpack(self, body: object) -> list:
+        if isinstance(body, dict) and "events" in body:
+            if set(body) != {"events"}:
+                raise ValidationFailed("a batch has only the key 'events'", {"_schema": ["unknown keys beside 'events'"]})
+            events = body["events"]
+            if not isinstance(events, list) or not events:
+                raise ValidationFailed("'events' must be a non-empty list", {"events": ["must be a non-empty list"]})
+            if len(events) > self.max_batch:
+                raise ValidationFailed(
+                    f"at most {self.max_batch} events per request", {"events": [f"longer than {self.max_batch}"]}
+                )
+            return events
+        if isinstance(body, dict):
+            return [body]
+        raise ValidationFailed("body must be an event object or {\"events\": [...]}", {"_schema": ["not an object"]})
+
+    def _record(self, events: list[dict]) -> tuple[int, int]:
+        """(new events applied, events spooled for later)."""
+        logged: set[str] = set()
+
+        def log_durably(fresh: list[dict]) -> None:
+            self.event_log.append(fresh)
+            logged.update(e["event_id"] for e in fresh)
+
+        try:
+            self._drain_spool_now_and_then()
+            return len(self.store.record(events, before_commit=log_durably)), 0
+        except StoreUnavailable as error:
+            log.warning("spooling %d events: %s", len(events), error.message)
+            self.event_log.append([e for e in events if e["event_id"] not in logged])
+            self.spool.add(events)
+            return 0, len(events)
+
+    def _drain_spool_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now < self._next_spool_check:
+            return
+        self._next_spool_check = now + SPOOL_CHECK_INTERVAL_S
+        if self.spool.path.exists():
+            self.spool.drain(self.store.record)

@@ -1,0 +1,103 @@
+"""Request and response schemas of the HTTP API (they also generate the OpenAPI document)."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from models.events import EventSchema
+
+_id = validate.Length(1, 128)
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class EventBatchSchema(StrictSchema):
+    events = fields.List(fields.Nested(EventSchema), required=True, validate=validate.Length(1, 1000))
+
+
+class RejectedEventSchema(Schema):
+    index = fields.Integer()
+    errors = fields.Dict()
+
+
+class IngestResultSchema(Schema):
+    accepted = fields.Integer(metadata={"description": "events applied (or spooled) now"})
+    duplicates = fields.Integer(metadata={"description": "events whose event_id was seen before"})
+    spooled = fields.Integer(metadata={"description": "accepted while Redis was down; replayed later"})
+    rejected = fields.List(fields.Nested(RejectedEventSchema))
+
+
+class ProfileSchema(StrictSchema):
+    interests = fields.List(fields.String(validate=validate.Length(1, 64)), validate=validate.Length(max=100))
+    consent = fields.Dict(keys=fields.String(), values=fields.Boolean())
+    segment = fields.String(validate=validate.Length(max=64), allow_none=True)
+    status = fields.String(validate=validate.Length(max=64), allow_none=True)
+    attributes = fields.Dict(keys=fields.String(), metadata={"description": "third-party and other attributes"})
+
+
+class RecentEventSchema(Schema):
+    event_id = fields.String()
+    type = fields.String()
+    ts = fields.Float()
+    stage = fields.String(allow_none=True)
+    channel = fields.String(allow_none=True)
+    item_id = fields.String(allow_none=True)
+
+
+class VisitorSchema(Schema):
+    visitor_id = fields.String()
+    user_id = fields.String(allow_none=True)
+    known = fields.Boolean(metadata={"description": "false for a visitor never seen (cold start)"})
+    stage = fields.String(allow_none=True)
+    stage_since = fields.String(allow_none=True)
+    max_stage = fields.String(allow_none=True)
+    lapsed = fields.Boolean()
+    first_seen = fields.String(allow_none=True)
+    last_seen = fields.String(allow_none=True)
+    events = fields.Integer()
+    counts = fields.Dict(metadata={"description": "touchpoints per stage, channel and type"})
+    recent = fields.List(fields.Nested(RecentEventSchema))
+    profile = fields.Dict()
+
+
+class DecisionRequestSchema(StrictSchema):
+    visitor_id = fields.String(required=True, validate=_id)
+    placement = fields.String(required=True, validate=_id)
+    context = fields.Dict(
+        keys=fields.String(), load_default=dict, metadata={"description": "e.g. {\"channel\": \"app\", \"page\": \"/x5\"}"}
+    )
+    candidates = fields.List(fields.String(validate=_id), validate=validate.Length(max=200))
+    limit = fields.Integer(validate=validate.Range(1, 50))
+
+
+class DecisionItemSchema(Schema):
+    item_id = fields.String()
+    score = fields.Float()
+    propensity = fields.Float(metadata={"description": "probability this policy shows the item here"})
+    reasons = fields.List(fields.String())
+
+
+class DecisionSchema(Schema):
+    decision_id = fields.String()
+    visitor_id = fields.String()
+    placement = fields.String()
+    stage = fields.String(allow_none=True)
+    next_stage = fields.Dict(keys=fields.String(), values=fields.Float())
+    items = fields.List(fields.Nested(DecisionItemSchema))
+    policy = fields.String(metadata={"description": "model or fallback"})
+    model_version = fields.String(allow_none=True)
+
+
+class JourneySchema(Schema):
+    stages = fields.List(fields.String())
+    events = fields.Dict(keys=fields.String(), values=fields.String())
+    outcomes = fields.List(fields.String())
+    lapse_after_days = fields.Float()
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    checks = fields.Dict()

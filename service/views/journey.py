@@ -1,0 +1,14 @@
+"""GET /v1/journey: the journey map in force."""
+
+from flask_smorest import Blueprint
+
+from service.schemas import JourneySchema
+from service.views import services
+
+blp = Blueprint("journey", __name__, url_prefix="/v1", description="The journey map")
+
+
+@blp.route("/journey", methods=["GET"])
+@blp.response(200, JourneySchema)
+def get_journey():
+    return services().journey.to_dict()

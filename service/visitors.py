@@ -1,0 +1,36 @@
+"""The visitor view: what Wayfinder knows of one visitor, from their context and profile."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from models.journey import JourneyMap
+
+
+def visitor_view(context: dict, profile: dict, journey: JourneyMap, now: float) -> dict:
+    last_ts = context["last_ts"]
+    return {
+        "visitor_id": context["visitor_id"],
+        "user_id": context["user_id"],
+        "known": context["n_events"] > 0 or bool(profile),
+        "stage": context["stage"],
+        "stage_since": _iso(context["stage_since"]),
+        "max_stage": context["max_stage"],
+        "lapsed": last_ts is not None and now - last_ts > journey.lapse_after_days * 86_400,
+        "first_seen": _iso(context["first_ts"]),
+        "last_seen": _iso(last_ts),
+        "events": context["n_events"],
+        "counts": {
+            "stage": context["stage_counts"],
+            "channel": context["channel_counts"],
+            "type": context["type_counts"],
+        },
+        "recent": context["recent"],
+        "profile": profile,
+    }
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,50 @@
+"""Builds the process-wide objects a Flask app needs from settings (kept on app.extensions)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from config.settings import Settings
+from models.catalog import Catalog
+from models.journey import JourneyMap
+from models.registry import Registry
+from service.daily_log import DailyLog
+from service.decide import DecisionEngine
+from service.ingest import Ingestor
+from service.model_holder import ModelHolder
+from service.redis_client import connect
+from service.spool import Spool
+from service.store import ContextStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Services:
+    settings: Settings
+    journey: JourneyMap
+    catalog: Catalog
+    store: ContextStore
+    models: ModelHolder
+    ingestor: Ingestor
+    engine: DecisionEngine
+
+
+def build_services(settings: Settings) -> Services:
+    journey = JourneyMap.load(settings.config_dir / "journey.yaml")
+    catalog = Catalog.load(settings.config_dir)
+    store = ContextStore(
+        connect(settings),
+        journey,
+        tenant=settings.tenant,
+        ttl_s=settings.context_ttl_days * 86_400,
+        recent_cap=settings.recent_events_cap,
+    )
+    models = ModelHolder(Registry(settings.registry), journey, settings.reload_interval_s)
+    event_log = DailyLog(settings.data_dir / "events")
+    decision_log = DailyLog(settings.data_dir / "decisions")
+    ingestor = Ingestor(store, event_log, Spool(settings.data_dir / "spool"), settings.max_batch)
+    engine = DecisionEngine(store, catalog, models, decision_log)
+    log.info("%s model=%s", settings.summary(), models.version)
+    return Services(settings, journey, catalog, store, models, ingestor, engine)

@@ -1,0 +1,1 @@
+"""The training job: read journeys, replay them through the shared reducer, fit, evaluate, register."""

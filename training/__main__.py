@@ -1,0 +1,145 @@
+"""Command line of the training job: `python -m training <command>`; see --help."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from config.settings import Settings
+from models.catalog import Catalog
+from models.errors import WayfinderError
+from models.journey import JourneyMap
+from models.registry import Registry
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    parser.add_argument("--registry", default=str(settings.registry), help="model registry directory")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train both models on events, evaluate, register a bundle")
+    train.add_argument("--events", required=True, help="event file or directory (JSONL, CSV, Parquet)")
+    train.add_argument("--registry", default=argparse.SUPPRESS, help="model registry directory")
+    train.add_argument("--config-dir", default=str(settings.config_dir), help="journey/catalog/placements YAML")
+    train.add_argument("--journey", help="journey map YAML (default: <config-dir>/journey.yaml)")
+    train.add_argument("--horizon-days", type=float, default=settings.horizon_days)
+    train.add_argument("--max-bad-rows", type=int, default=0, help="skip up to this many bad rows, then stop")
+    train.add_argument("--max-rows", type=int, default=None, help="sample at most about this many events")
+    train.add_argument("--no-promote", action="store_true", help="register without making it current")
+    train.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+    simulate = commands.add_parser("simulate", help="write simulated demo journeys (JSON Lines)")
+    simulate.add_argument("--out", required=True)
+    simulate.add_argument("--visitors", type=int, default=3000)
+    simulate.add_argument("--seed", type=int, default=11)
+
+    listing = commands.add_parser("list", help="registered versions with their data and metrics")
+    listing.add_argument("--json", action="store_true")
+    promote = commands.add_parser("promote", help="make a version current")
+    promote.add_argument("version")
+    commands.add_parser("rollback", help="make the previously current version current again")
+
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args, settings)
+    except WayfinderError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 2
+
+
+def _train(args, settings: Settings) -> int:
+    from training.train import train
+
+    journey = JourneyMap.load(args.journey or f"{args.config_dir}/journey.yaml")
+    catalog = Catalog.load(args.config_dir)
+    progress = (lambda message: print(message, file=sys.stderr)) if args.json else print
+    summary = train(
+        args.events,
+        args.registry,
+        journey,
+        catalog,
+        horizon_days=args.horizon_days,
+        promote=not args.no_promote,
+        max_bad_rows=args.max_bad_rows,
+        max_rows=args.max_rows,
+        progress=progress,
+    )
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(format_summary(summary))
+    return 0
+
+
+def format_summary(summary: dict) -> str:
+    lines = [
+        f"version {summary['version']} ({'current' if summary['current'] else 'not promoted'}), "
+        f"{summary['events']:,} events, {summary['seconds']} s",
+    ]
+    for model, key in (("next_stage", "auc_macro"), ("content", "auc")):
+        metrics = summary["metrics"][model]
+        lines.append(f"  {model}: train {metrics['rows']['train']:,} rows, test {metrics['rows']['test']:,} rows")
+        for name, row in [("model", metrics["model"]), *metrics["baselines"].items()]:
+            extra = f"  ndcg@3 {row['ndcg@3']}" if "ndcg@3" in row else ""
+            lines.append(f"    {name:<14} log_loss {row['log_loss']:<8} {key} {row.get(key)}  ece {row['ece']}{extra}")
+        lines.append(f"    beats baselines: {metrics['beats_baselines']}")
+    return "\n".join(lines)
+
+
+def _simulate(args, settings: Settings) -> int:
+    from training.simulate import write_events
+
+    count = write_events(args.out, args.visitors, args.seed)
+    print(f"wrote {count:,} events of {args.visitors:,} simulated visitors to {args.out}")
+    return 0
+
+
+def _list(args, settings: Settings) -> int:
+    registry = Registry(args.registry)
+    current = registry.current()
+    rows = []
+    for version in registry.versions():
+        manifest = registry.manifest(version)
+        rows.append(
+            {
+                "version": version,
+                "current": version == current,
+                "created_at": manifest["created_at"],
+                "events": manifest["data"]["events"],
+                "time_range": manifest["data"]["time_range"],
+                "next_stage_log_loss": manifest["metrics"]["next_stage"]["model"]["log_loss"],
+                "content_auc": manifest["metrics"]["content"]["model"]["auc"],
+            }
+        )
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print(f"no versions in {args.registry}: run `python -m training train --events PATH`")
+    for row in rows:
+        mark = "*" if row["current"] else " "
+        print(
+            f"{mark} {row['version']}  {row['created_at'][:19]}  {row['events']:>9,} events  "
+            f"next_stage log_loss {row['next_stage_log_loss']}  content auc {row['content_auc']}"
+        )
+    return 0
+
+
+def _promote(args, settings: Settings) -> int:
+    Registry(args.registry).promote(args.version)
+    print(f"{args.version} is current")
+    return 0
+
+
+def _rollback(args, settings: Settings) -> int:
+    version = Registry(args.registry).rollback()
+    print(f"rolled back: {version} is current")
+    return 0
+
+
+COMMANDS = {"train": _train, "simulate": _simulate, "list": _list, "promote": _promote, "rollback": _rollback}
+
+if __name__ == "__main__":
+    sys.exit(main())

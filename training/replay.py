@@ -1,0 +1,148 @@
+"""Replay events through the service's reducer and feature code: point-in-time training rows."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from models.context import apply_event, new_context
+from models.features import FeatureSpec, ItemStats
+from models.journey import EXIT
+
+
+@dataclasses.dataclass
+class NextStageRows:
+    X: np.ndarray
+    y: np.ndarray
+    ts: np.ndarray
+
+
+@dataclasses.dataclass
+class ContentRows:
+    X: np.ndarray
+    y: np.ndarray
+    ts: np.ndarray
+    group: np.ndarray
+    """Rows sharing a group id were one choice: the item engaged with and the sampled alternatives."""
+    item_ids: list
+    stages: list
+
+
+@dataclasses.dataclass
+class Replay:
+    next_stage: NextStageRows
+    content: ContentRows
+    item_stats: ItemStats
+    stage_mix: dict
+
+
+def next_stage_labels(events: pd.DataFrame, spec: FeatureSpec, horizon_s: float) -> np.ndarray:
+    """For each event: the class of the visitor's next stage-bearing touchpoint within the horizon.
+
+    EXIT when there is none within it; -1 (unknown, dropped) when the data ends before the horizon does.
+    """
+    classes = {s: i for i, s in enumerate(spec.journey.next_stage_classes)}
+    stage = events["type"].map(spec.journey.events)
+    staged = events.loc[stage.notna(), ["visitor_id", "ts"]].assign(stage=stage[stage.notna()].map(classes))
+    order = np.lexsort((events["ts"].to_numpy(), events["visitor_id"].to_numpy()))
+    frame = events.iloc[order][["visitor_id", "ts"]].copy()
+    frame["next_stage"] = np.nan
+    frame.loc[staged.index, "next_stage"] = staged["stage"]
+    frame["next_ts"] = np.where(frame["next_stage"].notna(), frame["ts"], np.nan)
+    # The next stage-bearing event strictly after each row: shift by one, then back-fill per visitor.
+    grouped = frame.groupby("visitor_id", sort=False)
+    frame["label"] = grouped["next_stage"].shift(-1)
+    frame["label_ts"] = grouped["next_ts"].shift(-1)
+    frame[["label", "label_ts"]] = frame.groupby("visitor_id", sort=False)[["label", "label_ts"]].bfill()
+    end = events["ts"].max()
+    within = (frame["label_ts"] - frame["ts"]) <= horizon_s
+    labels = np.where(within, frame["label"], classes[EXIT])
+    censored = ~within & (frame["ts"] + horizon_s > end)
+    labels = np.where(censored, -1, labels).astype(int)
+    out = np.empty(len(events), dtype=int)
+    out[order] = labels
+    return out
+
+
+def replay(
+    events: pd.DataFrame,
+    spec: FeatureSpec,
+    catalog_items: dict,
+    horizon_s: float,
+    negatives: int = 4,
+    recent_cap: int = 50,
+    max_rows: int | None = None,
+    seed: int = 7,
+    profiles: dict | None = None,
+) -> Replay:
+    """Fold events in time order; emit a next-stage row after each, a content choice before each item touch."""
+    rng = np.random.default_rng(seed)
+    labels = next_stage_labels(events, spec, horizon_s)
+    sampled = np.ones(len(events), dtype=bool)
+    if max_rows and len(events) > max_rows:
+        sampled = rng.random(len(events)) < max_rows / len(events)
+    keep_row = sampled & (labels >= 0)
+    universe = sorted(set(events["item_id"].dropna().unique()) | set(catalog_items))
+    universe_index = {item: i for i, item in enumerate(universe)}
+    profiles = profiles or {}
+    item_stats = ItemStats()
+    contexts: dict[str, dict] = {}
+    stage_mix: dict[str, int] = {}
+    ns_X, ns_y, ns_ts = [], [], []
+    ct_X, ct_y, ct_ts, ct_group, ct_items, ct_stages = [], [], [], [], [], []
+    journey = spec.journey
+    columns = ["event_id", "visitor_id", "type", "ts", "channel", "item_id", "value", "user_id"]
+    for row_index, values in enumerate(events[columns].itertuples(index=False, name=None)):
+        event = dict(zip(columns, values))
+        visitor = event["visitor_id"]
+        ctx = contexts.get(visitor)
+        if ctx is None:
+            ctx = contexts[visitor] = new_context(visitor)
+        item = event["item_id"]
+        if item is not None and sampled[row_index] and journey.stage_of(event["type"]) is not None:
+            choice = _sample_choice(item, universe, universe_index, negatives, rng)
+            interests = profiles.get(visitor, {}).get("interests", ())
+            block = spec.content_matrix(ctx, event["ts"], event["channel"], choice, item_stats, catalog_items, interests)
+            ct_X.append(block)
+            ct_y.extend([1] + [0] * (len(choice) - 1))
+            ct_ts.extend([event["ts"]] * len(choice))
+            ct_group.extend([row_index] * len(choice))
+            ct_items.extend(choice)
+            ct_stages.extend([ctx["stage"]] * len(choice))
+        apply_event(ctx, event, journey, recent_cap)
+        stage = journey.stage_of(event["type"])
+        if item is not None and stage is not None:
+            item_stats.add(item, stage)
+        stage_mix[stage or "(no stage)"] = stage_mix.get(stage or "(no stage)", 0) + 1
+        if keep_row[row_index]:
+            ns_X.append(spec.context_row(ctx, event["ts"], event["channel"]))
+            ns_y.append(labels[row_index])
+            ns_ts.append(event["ts"])
+    width_ns, width_ct = len(spec.context_names), len(spec.content_names)
+    return Replay(
+        next_stage=NextStageRows(
+            X=np.asarray(ns_X, dtype=np.float64).reshape(-1, width_ns), y=np.asarray(ns_y, dtype=int), ts=np.asarray(ns_ts)
+        ),
+        content=ContentRows(
+            X=np.vstack(ct_X) if ct_X else np.empty((0, width_ct)),
+            y=np.asarray(ct_y, dtype=int),
+            ts=np.asarray(ct_ts),
+            group=np.asarray(ct_group),
+            item_ids=ct_items,
+            stages=ct_stages,
+        ),
+        item_stats=item_stats,
+        stage_mix=stage_mix,
+    )
+
+
+def _sample_choice(item, universe, universe_index, negatives, rng) -> list:
+    """The engaged item first, then up to `negatives` other items drawn uniformly."""
+    if len(universe) <= 1:
+        return [item]
+    count = min(negatives, len(universe) - 1)
+    picks = rng.choice(len(universe) - 1, size=count, replace=False)
+    own = universe_index.get(item, len(universe))
+    return [item] + [universe[p + 1] if p >= own else universe[p] for p in picks]

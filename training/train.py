@@ -1,0 +1,167 @@
+"""Train both models on earlier data, compare them with baselines on later data, register a bundle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import numpy as np
+
+from models.bundle import BUNDLE_FORMAT, ModelBundle, library_versions
+from models.catalog import Catalog
+from models.content import ContentModel, PopularityBaseline, RandomBaseline
+from models.errors import WayfinderError
+from models.features import FeatureSpec
+from models.journey import JourneyMap
+from models.next_stage import BaseRateBaseline, MarkovChainBaseline, NextStageModel
+from models.registry import Registry, new_version
+from training.metrics import binary_metrics, multiclass_metrics
+from training.readers import fingerprint, read_events
+from training.replay import replay
+
+TEST_SHARE = 0.2
+VALID_SHARE = 0.1
+
+
+class NotEnoughData(WayfinderError):
+    code = "not_enough_data"
+
+
+def time_split(ts: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rows strictly before the cutoff train; the rest test. Time is never shuffled."""
+    return ts < cutoff, ts >= cutoff
+
+
+def train(
+    events_path: Path | str,
+    registry_dir: Path | str,
+    journey: JourneyMap,
+    catalog: Catalog,
+    horizon_days: float = 30.0,
+    promote: bool = True,
+    max_bad_rows: int = 0,
+    max_rows: int | None = None,
+    progress=print,
+) -> dict:
+    """The whole training run; returns the summary that `--json` prints."""
+    started = time.perf_counter()
+    progress(f"reading events from {events_path}")
+    events = read_events(events_path, max_bad_rows=max_bad_rows)
+    if len(events) < 50:
+        raise NotEnoughData(f"{len(events)} events in {events_path}: need at least 50 to train and evaluate")
+    spec = FeatureSpec(journey)
+    progress(f"replaying {len(events):,} events from {events['visitor_id'].nunique():,} visitors")
+    rows = replay(events, spec, catalog.items, horizon_days * 86_400, max_rows=max_rows)
+    cutoff = float(np.quantile(events["ts"], 1 - TEST_SHARE))
+    progress(f"training on events before {_iso(cutoff)}, evaluating on the rest")
+    next_stage, next_stage_metrics = _fit_next_stage(rows.next_stage, spec, cutoff)
+    progress("next-stage model fitted")
+    content, content_metrics = _fit_content(rows.content, spec, cutoff)
+    progress("content model fitted")
+    version = new_version()
+    files = events.attrs["files"]
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "version": version,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "features": spec.signature,
+        "next_stage_classes": list(journey.next_stage_classes),
+        "horizon_days": horizon_days,
+        "journey": journey.to_dict(),
+        "libraries": library_versions(),
+        "data": {
+            "paths": files,
+            "fingerprint": fingerprint(files),
+            "events": int(len(events)),
+            "visitors": int(events["visitor_id"].nunique()),
+            "bad_rows_skipped": len(events.attrs["bad_rows"]),
+            "time_range": [_iso(events["ts"].min()), _iso(events["ts"].max())],
+            "split_at": _iso(cutoff),
+            "stage_mix": rows.stage_mix,
+        },
+        "metrics": {"next_stage": next_stage_metrics, "content": content_metrics},
+    }
+    bundle = ModelBundle(version, manifest, spec, next_stage, content, rows.item_stats)
+    registry = Registry(registry_dir)
+    path = registry.write(version, bundle.save)
+    if promote:
+        registry.promote(version, reason="trained")
+    return {
+        "version": version,
+        "path": str(path),
+        "current": registry.current() == version,
+        "seconds": round(time.perf_counter() - started, 2),
+        "events": int(len(events)),
+        "rows": {
+            "next_stage": next_stage_metrics["rows"],
+            "content": content_metrics["rows"],
+        },
+        "metrics": manifest["metrics"],
+    }
+
+
+def _fit_next_stage(rows, spec: FeatureSpec, cutoff: float):
+    n_classes = len(spec.journey.next_stage_classes)
+    train_mask, test_mask = time_split(rows.ts, cutoff)
+    if train_mask.sum() < 20 or test_mask.sum() < 5:
+        raise NotEnoughData("too few next-stage rows on one side of the time split; send more history")
+    X_fit, y_fit, X_valid, y_valid = _valid_tail(rows.X[train_mask], rows.y[train_mask], rows.ts[train_mask])
+    model = NextStageModel(n_classes).fit(X_fit, y_fit, X_valid, y_valid, feature_names=spec.context_names)
+    markov = MarkovChainBaseline(n_classes, stage_column=spec.context_names.index("stage_idx")).fit(
+        rows.X[train_mask], rows.y[train_mask]
+    )
+    base_rate = BaseRateBaseline(n_classes).fit(rows.X[train_mask], rows.y[train_mask])
+    X_test, y_test = rows.X[test_mask], rows.y[test_mask]
+    classes = list(spec.journey.next_stage_classes)
+    metrics = {
+        "rows": {"train": int(train_mask.sum()), "test": int(test_mask.sum())},
+        "model": multiclass_metrics(model.predict_proba(X_test), y_test, classes),
+        "baselines": {
+            "markov_chain": multiclass_metrics(markov.predict_proba(X_test), y_test, classes),
+            "base_rate": multiclass_metrics(base_rate.predict_proba(X_test), y_test, classes),
+        },
+    }
+    metrics["beats_baselines"] = all(
+        metrics["model"]["log_loss"] < b["log_loss"] for b in metrics["baselines"].values()
+    )
+    return model, metrics
+
+
+def _fit_content(rows, spec: FeatureSpec, cutoff: float):
+    train_mask, test_mask = time_split(rows.ts, cutoff)
+    if train_mask.sum() < 20 or test_mask.sum() < 5 or rows.y[train_mask].sum() == 0:
+        raise NotEnoughData("too few content rows (touchpoints with an item_id) on one side of the time split")
+    X_fit, y_fit, X_valid, y_valid = _valid_tail(rows.X[train_mask], rows.y[train_mask], rows.ts[train_mask])
+    model = ContentModel().fit(X_fit, y_fit, X_valid=X_valid, y_valid=y_valid, feature_names=spec.content_names)
+    items, stages = np.asarray(rows.item_ids, dtype=object), np.asarray(rows.stages, dtype=object)
+    popularity = PopularityBaseline().fit(items[train_mask], stages[train_mask], rows.y[train_mask])
+    random = RandomBaseline().fit(rows.y[train_mask])
+    X_test, y_test, group = rows.X[test_mask], rows.y[test_mask], rows.group[test_mask]
+    metrics = {
+        "rows": {"train": int(train_mask.sum()), "test": int(test_mask.sum())},
+        "model": binary_metrics(model.predict(X_test), y_test, group),
+        "baselines": {
+            "popularity": binary_metrics(popularity.predict(items[test_mask], stages[test_mask]), y_test, group),
+            "random": binary_metrics(random.predict(int(test_mask.sum())), y_test, group),
+        },
+    }
+    metrics["beats_baselines"] = all(
+        metrics["model"]["log_loss"] < b["log_loss"] for b in metrics["baselines"].values()
+    )
+    return model, metrics
+
+
+def _valid_tail(X, y, ts):
+    """Split the latest VALID_SHARE of the training rows off for early stopping and calibration."""
+    if len(ts) < 50:
+        return X, y, None, None
+    edge = np.quantile(ts, 1 - VALID_SHARE)
+    fit, valid = ts < edge, ts >= edge
+    if fit.sum() < 20 or valid.sum() < 10:
+        return X, y, None, None
+    return X[fit], y[fit], X[valid], y[valid]
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(float(ts), dt.timezone.utc).isoformat().replace("+00:00", "Z")
