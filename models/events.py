@@ -51,8 +51,8 @@ EVENT_SCHEMA = EventSchema()
 
 def canonical_event(loaded: dict, now: dt.datetime | None = None) -> dict:
     """Fill server-side defaults (id, time) and add `ts`, the epoch seconds the reducer orders by."""
-    stamp = loaded.get("timestamp") or now or dt.datetime.now(dt.timezone.utc)
-    stamp = stamp.astimezone(dt.timezone.utc)
+    stamp = loaded.get("timestamp") or now or dt.datetime.now(dt.UTC)
+    stamp = stamp.astimezone(dt.UTC)
     event = dict(loaded)
     event["event_id"] = loaded.get("event_id") or uuid.uuid4().hex
     event["timestamp"] = stamp.isoformat().replace("+00:00", "Z")

@@ -72,7 +72,7 @@ class FeatureSpec:
         last_ts = ctx["last_ts"]
         since_last = max(now - last_ts, 0.0) if last_ts is not None else -1.0
         in_stage = max(now - ctx["stage_since"], 0.0) if ctx["stage_since"] is not None else -1.0
-        moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+        moment = dt.datetime.fromtimestamp(now, dt.UTC)
         recent = ctx["recent"]
         last_stage = self._stage_index.get(recent[0]["stage"], -1) if recent else -1
         channel_counts = [0.0] * len(CHANNELS)

@@ -18,7 +18,7 @@ VERSION_PATTERN = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")
 
 
 def new_version(now: dt.datetime | None = None) -> str:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
@@ -85,7 +85,7 @@ class Registry:
         tmp.write_text(version + "\n")
         os.replace(tmp, self.root / CURRENT)
         entry = {
-            "at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "at": dt.datetime.now(dt.UTC).isoformat(),
             "version": version,
             "previous": previous,
             "reason": reason,

@@ -23,7 +23,7 @@ class DailyLog:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def path_for(self, ts: float) -> Path:
-        day = dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d")
+        day = dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d")
         return self.directory / f"{day}.jsonl"
 
     def append(self, records: list[dict]) -> None:

@@ -88,7 +88,9 @@ class DecisionEngine:
             return placement.candidate_ids(self.catalog)
         unknown = [i for i in requested if i not in self.catalog.items]
         if unknown:
-            raise ValidationFailed(f"unknown candidate items {unknown[:10]}", {"candidates": [f"not in catalog: {unknown[:10]}"]})
+            raise ValidationFailed(
+                f"unknown candidate items {unknown[:10]}", {"candidates": [f"not in catalog: {unknown[:10]}"]}
+            )
         return list(dict.fromkeys(requested))
 
     def _eligible(self, candidates: list[str], context: dict | None, channel: str | None) -> list[str]:
@@ -104,8 +106,14 @@ class DecisionEngine:
         spec = bundle.spec
         row = spec.context_row(context, now, channel)
         matrix = spec.content_matrix(
-            context, now, channel, eligible, bundle.item_stats, self.catalog.items,
-            interests=profile.get("interests", ()), context_row=row,
+            context,
+            now,
+            channel,
+            eligible,
+            bundle.item_stats,
+            self.catalog.items,
+            interests=profile.get("interests", ()),
+            context_row=row,
         )
         p_response = bundle.content.predict(matrix)
         if placement.objective == "value":
@@ -131,7 +139,7 @@ class DecisionEngine:
         record = {
             **decision,
             "ts": now,
-            "timestamp": dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+            "timestamp": dt.datetime.fromtimestamp(now, dt.UTC).isoformat().replace("+00:00", "Z"),
             "channel": channel,
             "items": [{**item, "position": position} for position, item in enumerate(decision["items"])],
             "context": _snapshot(context),

@@ -44,7 +44,9 @@ class Ingestor:
     def _unpack(self, body: object) -> list:
         if isinstance(body, dict) and "events" in body:
             if set(body) != {"events"}:
-                raise ValidationFailed("a batch has only the key 'events'", {"_schema": ["unknown keys beside 'events'"]})
+                raise ValidationFailed(
+                    "a batch has only the key 'events'", {"_schema": ["unknown keys beside 'events'"]}
+                )
             events = body["events"]
             if not isinstance(events, list) or not events:
                 raise ValidationFailed("'events' must be a non-empty list", {"events": ["must be a non-empty list"]})
@@ -55,7 +57,7 @@ class Ingestor:
             return events
         if isinstance(body, dict):
             return [body]
-        raise ValidationFailed("body must be an event object or {\"events\": [...]}", {"_schema": ["not an object"]})
+        raise ValidationFailed('body must be an event object or {"events": [...]}', {"_schema": ["not an object"]})
 
     def _record(self, events: list[dict]) -> tuple[int, int]:
         """(new events applied, events spooled for later)."""

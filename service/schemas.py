@@ -67,7 +67,7 @@ class DecisionRequestSchema(StrictSchema):
     visitor_id = fields.String(required=True, validate=_id)
     placement = fields.String(required=True, validate=_id)
     context = fields.Dict(
-        keys=fields.String(), load_default=dict, metadata={"description": "e.g. {\"channel\": \"app\", \"page\": \"/x5\"}"}
+        keys=fields.String(), load_default=dict, metadata={"description": 'e.g. {"channel": "app", "page": "/x5"}'}
     )
     candidates = fields.List(fields.String(validate=_id), validate=validate.Length(max=200))
     limit = fields.Integer(validate=validate.Range(1, 50))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable, Iterable
 
 import redis
@@ -24,7 +26,7 @@ if #ARGV > 3 then
 end
 return 1
 """
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 20
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 
@@ -82,9 +84,11 @@ class ContextStore:
         accepted: list[dict] = []
         logged: set[str] = set()
         try:
-            for _ in range(MAX_ATTEMPTS):
+            for attempt in range(MAX_ATTEMPTS):
                 if not pending:
                     return accepted
+                if attempt:
+                    time.sleep(random.uniform(0, 0.002 * attempt))  # jitter: let the other writer finish
                 plans = self._plan(pending)
                 fresh = [e for _, _, new_events in plans.values() for e in new_events if e["event_id"] not in logged]
                 if before_commit and fresh:
@@ -92,7 +96,9 @@ class ContextStore:
                 logged.update(e["event_id"] for e in fresh)
                 pending = self._commit(plans, pending, accepted)
         except REDIS_DOWN as exc:
-            raise StoreUnavailable(f"context store unreachable: {exc}", errors={"accepted_before_failure": len(accepted)}) from exc
+            raise StoreUnavailable(
+                f"context store unreachable: {exc}", errors={"accepted_before_failure": len(accepted)}
+            ) from exc
         raise StoreUnavailable(f"could not write {len(pending)} visitors' contexts after {MAX_ATTEMPTS} attempts")
 
     def _plan(self, pending: dict[str, list[dict]]) -> dict[str, tuple[str, dict, list[dict]]]:
@@ -120,7 +126,12 @@ class ContextStore:
             order.append(visitor_id)
             self._cas(
                 keys=[keys.context_key(self.tenant, visitor_id), keys.seen_key(self.tenant, visitor_id)],
-                args=[version, json.dumps(context, separators=(",", ":")), self.ttl_s, *[e["event_id"] for e in new_events]],
+                args=[
+                    version,
+                    json.dumps(context, separators=(",", ":")),
+                    self.ttl_s,
+                    *[e["event_id"] for e in new_events],
+                ],
                 client=pipe,
             )
         replies = pipe.execute() if order else []

@@ -104,7 +104,9 @@ def replay(
         if item is not None and sampled[row_index] and journey.stage_of(event["type"]) is not None:
             choice = _sample_choice(item, universe, universe_index, negatives, rng)
             interests = profiles.get(visitor, {}).get("interests", ())
-            block = spec.content_matrix(ctx, event["ts"], event["channel"], choice, item_stats, catalog_items, interests)
+            block = spec.content_matrix(
+                ctx, event["ts"], event["channel"], choice, item_stats, catalog_items, interests
+            )
             ct_X.append(block)
             ct_y.extend([1] + [0] * (len(choice) - 1))
             ct_ts.extend([event["ts"]] * len(choice))
@@ -123,7 +125,9 @@ def replay(
     width_ns, width_ct = len(spec.context_names), len(spec.content_names)
     return Replay(
         next_stage=NextStageRows(
-            X=np.asarray(ns_X, dtype=np.float64).reshape(-1, width_ns), y=np.asarray(ns_y, dtype=int), ts=np.asarray(ns_ts)
+            X=np.asarray(ns_X, dtype=np.float64).reshape(-1, width_ns),
+            y=np.asarray(ns_y, dtype=int),
+            ts=np.asarray(ns_ts),
         ),
         content=ContentRows(
             X=np.vstack(ct_X) if ct_X else np.empty((0, width_ct)),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-START = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 PERSONAS = {
     "family": {"model": "hero_x3_family_suv", "content": ["story_family_safety"], "offer": "offer_financing_0apr"},
     "performance": {"model": "hero_x5_m_sport", "content": ["review_x5_press"], "offer": "offer_tradein_bonus"},
@@ -51,7 +51,7 @@ def _journey(visitor: str, rng: np.random.Generator) -> list[dict]:
             "event_id": f"{visitor}-{len(out)}",
             "visitor_id": visitor,
             "type": kind,
-            "timestamp": dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+            "timestamp": dt.datetime.fromtimestamp(t, dt.UTC).isoformat().replace("+00:00", "Z"),
             "channel": channel or (home if rng.random() < 0.8 else str(rng.choice(["web", "app", "email"]))),
         }
         if item:
@@ -70,11 +70,16 @@ def _journey(visitor: str, rng: np.random.Generator) -> list[dict]:
     stage = "awareness"
     for _ in range(12):
         if stage == "awareness":
-            emit(str(rng.choice(["ad_click", "page_view", "newsletter_open"], p=[0.3, 0.5, 0.2])), hero(),
-                 channel="ads" if rng.random() < 0.3 else None)
+            emit(
+                str(rng.choice(["ad_click", "page_view", "newsletter_open"], p=[0.3, 0.5, 0.2])),
+                hero(),
+                channel="ads" if rng.random() < 0.3 else None,
+            )
             stage = _next(rng, {"consideration": 0.55, "awareness": 0.15})
         elif stage == "consideration":
-            action = rng.choice(["product_view", "configure_product", "compare_models", "content"], p=[0.4, 0.3, 0.1, 0.2])
+            action = rng.choice(
+                ["product_view", "configure_product", "compare_models", "content"], p=[0.4, 0.3, 0.1, 0.2]
+            )
             if action == "configure_product":
                 flags["configured"] = True
                 emit("configure_product", likes["model"], configured_model=likes["model"].split("_")[1])
@@ -84,7 +89,9 @@ def _journey(visitor: str, rng: np.random.Generator) -> list[dict]:
                 emit(str(action), hero())
             if pets and rng.random() < 0.5:
                 emit("product_view", "accessory_pet_pack")
-            stage = _next(rng, {"intent": 0.55 if flags["configured"] else 0.3, "consideration": 0.25, "awareness": 0.05})
+            stage = _next(
+                rng, {"intent": 0.55 if flags["configured"] else 0.3, "consideration": 0.25, "awareness": 0.05}
+            )
         elif stage == "intent":
             action = rng.choice(["book_test_drive", "apply_financing", "dealer_visit"], p=[0.5, 0.3, 0.2])
             if action == "book_test_drive":
@@ -94,15 +101,24 @@ def _journey(visitor: str, rng: np.random.Generator) -> list[dict]:
                 emit("apply_financing", likes["offer"])
             else:
                 emit("dealer_visit", "action_visit_dealer", channel="store")
-            stage = _next(rng, {"conversion": 0.5 if flags["test_drive"] else 0.25, "intent": 0.2, "consideration": 0.15})
+            stage = _next(
+                rng, {"conversion": 0.5 if flags["test_drive"] else 0.25, "intent": 0.2, "consideration": 0.15}
+            )
         elif stage == "conversion":
-            emit("purchase", likes["model"], channel="store" if rng.random() < 0.6 else None,
-                 value=float(round(rng.uniform(28_000, 65_000), -2)))
+            emit(
+                "purchase",
+                likes["model"],
+                channel="store" if rng.random() < 0.6 else None,
+                value=float(round(rng.uniform(28_000, 65_000), -2)),
+            )
             t += rng.uniform(20, 90) * DAY
             stage = _next(rng, {"loyalty": 0.6})
         elif stage == "loyalty":
-            emit(str(rng.choice(["service_booking", "referral", "repeat_purchase"], p=[0.7, 0.25, 0.05])),
-                 str(rng.choice(["offer_service_plan", "action_refer_friend", "offer_winter_tyres"])), channel="email")
+            emit(
+                str(rng.choice(["service_booking", "referral", "repeat_purchase"], p=[0.7, 0.25, 0.05])),
+                str(rng.choice(["offer_service_plan", "action_refer_friend", "offer_winter_tyres"])),
+                channel="email",
+            )
             if pets and rng.random() < 0.4:
                 emit("product_view", "accessory_pet_pack", channel="app")
             stage = _next(rng, {"loyalty": 0.4})

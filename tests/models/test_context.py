@@ -1,0 +1,55 @@
+"""The journey reducer: the same fold online and offline."""
+
+import pytest
+
+from models.context import apply_event, new_context
+
+
+def event(kind, ts, item=None, channel="web", event_id=None):
+    return {"event_id": event_id or f"{kind}-{ts}", "type": kind, "ts": ts, "item_id": item, "channel": channel}
+
+
+def fold(journey, events, cap=50):
+    ctx = new_context("v1")
+    for e in events:
+        apply_event(ctx, e, journey, cap)
+    return ctx
+
+
+def test_stage_follows_latest_stage_bearing_event(journey):
+    ctx = fold(journey, [event("page_view", 1), event("configure_product", 2, "x5"), event("click", 3, "x5")])
+    assert ctx["stage"] == "consideration"
+    assert ctx["stage_since"] == 2
+    assert ctx["stage_counts"] == {"awareness": 1, "consideration": 1}
+    assert ctx["type_counts"]["click"] == 1
+    assert ctx["last_item_by_type"] == {"configure_product": "x5", "click": "x5"}
+
+
+def test_backward_moves_change_stage_but_not_max_stage(journey):
+    ctx = fold(journey, [event("add_to_cart", 1), event("page_view", 2)])
+    assert ctx["stage"] == "awareness"
+    assert ctx["max_stage"] == "intent"
+
+
+def test_late_event_is_counted_but_does_not_move_stage_back_in_time(journey):
+    ctx = fold(journey, [event("purchase", 10, "x5"), event("page_view", 5)])
+    assert ctx["stage"] == "conversion"
+    assert ctx["last_ts"] == 10 and ctx["first_ts"] == 5
+    assert [e["ts"] for e in ctx["recent"]] == [10, 5]
+    assert ctx["n_events"] == 2
+
+
+def test_purchase_marks_item_converted(journey):
+    ctx = fold(journey, [event("purchase", 1, "x5"), event("purchase", 2, "x5")])
+    assert ctx["converted_items"] == ["x5"]
+
+
+def test_recent_is_capped_newest_first(journey):
+    ctx = fold(journey, [event("page_view", t) for t in range(10)], cap=3)
+    assert [e["ts"] for e in ctx["recent"]] == [9, 8, 7]
+    assert ctx["n_events"] == 10
+
+
+@pytest.mark.parametrize("channel, expected", [("web", {"web": 1}), (None, {})])
+def test_channel_counts(journey, channel, expected):
+    assert fold(journey, [event("page_view", 1, channel=channel)])["channel_counts"] == expected

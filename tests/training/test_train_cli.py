@@ -1,0 +1,98 @@
+"""`python -m training train|list|promote|rollback` as a data scientist runs them."""
+
+import json
+
+import numpy as np
+import pytest
+
+from models.features import FeatureSpec
+from training.__main__ import main
+from training.readers import BadInput, read_events
+from training.replay import next_stage_labels
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_train_json_summary_and_registry_commands(capsys, tmp_path, demo_events):
+    registry = str(tmp_path / "reg")
+    code, out, _ = run(capsys, "--registry", registry, "train", "--events", str(demo_events), "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["current"] is True and summary["events"] > 1000
+    for model, baselines in (("next_stage", {"markov_chain", "base_rate"}), ("content", {"popularity", "random"})):
+        metrics = summary["metrics"][model]
+        assert set(metrics["baselines"]) == baselines
+        assert metrics["rows"]["train"] > metrics["rows"]["test"] > 0
+    # The simulated journeys carry signal a base rate cannot see, so the model must beat it.
+    ns = summary["metrics"]["next_stage"]
+    assert ns["model"]["log_loss"] < ns["baselines"]["base_rate"]["log_loss"]
+    ct = summary["metrics"]["content"]
+    assert ct["model"]["auc"] > ct["baselines"]["random"]["auc"]
+    first = summary["version"]
+
+    code, out, _ = run(capsys, "--registry", registry, "train", "--events", str(demo_events), "--no-promote", "--json")
+    second = json.loads(out)["version"]
+    code, out, _ = run(capsys, "--registry", registry, "list", "--json")
+    listed = json.loads(out)
+    assert [(r["version"], r["current"]) for r in listed] == [(first, True), (second, False)]
+    assert run(capsys, "--registry", registry, "promote", second)[0] == 0
+    code, out, _ = run(capsys, "--registry", registry, "rollback")
+    assert code == 0 and first in out
+
+
+def test_human_summary_shows_models_beside_baselines(capsys, tmp_path, demo_events):
+    code, out, _ = run(capsys, "--registry", str(tmp_path), "train", "--events", str(demo_events))
+    assert code == 0
+    for word in ("markov_chain", "base_rate", "popularity", "random", "beats baselines"):
+        assert word in out
+
+
+def test_unknown_version_is_a_clear_error(capsys, tmp_path):
+    code, _, err = run(capsys, "--registry", str(tmp_path), "promote", "20260101T000000Z-abcdef")
+    assert code == 2 and "not found" in err
+
+
+@pytest.mark.parametrize(
+    "content, max_bad, message",
+    [
+        ('{"visitor_id": "a", "type": "page_view"}\n', 0, "row 1: column timestamp"),
+        ('{"type": "page_view", "timestamp": "2026-01-01T00:00:00Z"}\n', 0, "column visitor_id"),
+        ("not json\n", 5, "line 1: not valid JSON"),
+    ],
+)
+def test_bad_rows_name_file_row_and_column(tmp_path, content, max_bad, message):
+    path = tmp_path / "events.jsonl"
+    path.write_text(content)
+    with pytest.raises(BadInput, match=message):
+        read_events(path, max_bad_rows=max_bad)
+
+
+def test_bad_rows_are_skipped_up_to_the_limit(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("visitor_id,type,timestamp\na,page_view,2026-01-01T00:00:00Z\nb,page_view,never\n")
+    events = read_events(path, max_bad_rows=1)
+    assert list(events["visitor_id"]) == ["a"] and len(events.attrs["bad_rows"]) == 1
+
+
+def test_next_stage_labels_are_point_in_time_with_exit_and_censoring(journey):
+    import pandas as pd
+
+    day = 86_400.0
+    events = pd.DataFrame(
+        {
+            "visitor_id": ["a", "a", "a", "b", "c"],
+            "type": ["page_view", "click", "add_to_cart", "page_view", "page_view"],
+            "ts": [0.0, 1.0, 2 * day, 0.0, 99 * day],
+        }
+    )
+    labels = next_stage_labels(events, FeatureSpec(journey), horizon_s=30 * day)
+    classes = list(journey.next_stage_classes)
+    intent, exit_ = classes.index("intent"), classes.index("exit")
+    # a: page_view and click both lead to add_to_cart; add_to_cart has nothing after: exit.
+    # b: nothing within 30 days and the data runs 99 days: exit. c: the data ends first: unknown (-1).
+    assert list(labels) == [intent, intent, exit_, exit_, -1]
+    assert np.issubdtype(labels.dtype, np.integer)
