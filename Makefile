@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PORT ?= 8000
+PORT ?= $(or $(WAYFINDER_PORT),8000)
 export WAYFINDER_REGISTRY ?= var/registry
 DEMO_EVENTS := var/demo/events.jsonl
 

@@ -1,0 +1,27 @@
+# Wayfinder API: gunicorn serving service:create_app(), as a non-root user.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    WAYFINDER_DATA_DIR=/data WAYFINDER_REGISTRY=/data/registry WAYFINDER_HOST=0.0.0.0 WAYFINDER_PORT=8000
+
+# libgomp1: LightGBM's OpenMP runtime.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY config ./config
+COPY models ./models
+COPY service ./service
+COPY training ./training
+
+RUN useradd --create-home --uid 10001 wayfinder && mkdir -p /data && chown wayfinder /data
+USER wayfinder
+VOLUME ["/data"]
+EXPOSE 8000
+
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
+
+# Without WAYFINDER_REDIS_URL the embedded Redis runs in the container (--preload starts it once).
+CMD ["sh", "-c", "exec gunicorn --preload --workers ${WEB_CONCURRENCY:-2} --threads 4 --bind 0.0.0.0:${WAYFINDER_PORT} 'service:create_app()'"]
