@@ -12,14 +12,21 @@ from scipy.optimize import minimize_scalar
 LGB_PARAMS = {
     "objective": "multiclass",
     "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_data_in_leaf": 20,
     "feature_fraction": 0.9,
-    "lambda_l2": 1.0,
+    "lambda_l2": 10.0,
     "num_threads": 2,
     "verbosity": -1,
     "seed": 7,
 }
+
+
+def tree_size(n_rows: int) -> dict:
+    """Smaller, better-supported trees on small data: with ~10k rows, 31 leaves overfit and lose to
+    the Markov chain on later data (log loss 1.119 vs 1.099 on the demo set; 7 leaves: 1.092)."""
+    return {
+        "num_leaves": 7 if n_rows < 50_000 else 31,
+        "min_data_in_leaf": int(min(max(n_rows // 100, 20), 200)),
+    }
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -41,7 +48,7 @@ class NextStageModel:
 
     def fit(self, X, y, X_valid=None, y_valid=None, feature_names=None) -> NextStageModel:
         """Fit on (X, y); with a validation slice, stop early and calibrate a temperature on it."""
-        params = {**LGB_PARAMS, "num_class": self.n_classes}
+        params = {**LGB_PARAMS, **tree_size(len(X)), "num_class": self.n_classes}
         train = lgb.Dataset(X, label=y, feature_name=feature_names or "auto", free_raw_data=True)
         callbacks, valid_sets = [], []
         if X_valid is not None and len(X_valid):
