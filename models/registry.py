@@ -53,9 +53,9 @@ class Registry:
         """Every complete bundle, oldest first."""
         if not self.root.exists():
             return []
-        return sorted(
-            p.name for p in self.root.iterdir() if VERSION_PATTERN.match(p.name) and (p / "manifest.json").exists()
-        )
+        bundles = [p for p in self.root.iterdir() if VERSION_PATTERN.match(p.name) and (p / "manifest.json").exists()]
+        # Names order by second; within one second the bundle written first comes first.
+        return [p.name for p in sorted(bundles, key=lambda p: (p.name[:16], p.stat().st_mtime_ns, p.name))]
 
     def manifest(self, version: str) -> dict:
         try:
