@@ -1,16 +1,117 @@
-"""The catalog (what can be shown) and placements (where), loaded from YAML."""
+"""The catalog (what can be shown) and placements (where), validated by one schema for YAML and API."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import yaml
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
 from models.errors import ConfigError
 
 ITEM_KINDS = ("content", "offer", "action")
-OBJECTIVES = ("click", "value")
+OBJECTIVES = ("click", "value", "progress")
+CAP_WINDOWS = {"per_visitor_per_day": 1, "per_visitor_per_week": 7}
+FILTER_OPS = ("equals", "in", "contains")
+
+_id = validate.Regexp(r"^[A-Za-z0-9_.:\-]{1,64}$", error="must be 1-64 of A-Z a-z 0-9 _ . : -")
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class CapsSchema(_Strict):
+    per_visitor_per_day = fields.Integer(validate=validate.Range(min=1))
+    per_visitor_per_week = fields.Integer(validate=validate.Range(min=1))
+
+
+class ItemSchema(_Strict):
+    id = fields.String(required=True, validate=_id)
+    kind = fields.String(load_default="content", validate=validate.OneOf(ITEM_KINDS))
+    title = fields.String(load_default="", validate=validate.Length(max=200))
+    tags = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list)
+    stages = fields.List(fields.String(), load_default=list, metadata={"description": "empty = every stage"})
+    channels = fields.List(fields.String(), load_default=list, metadata={"description": "empty = every channel"})
+    value = fields.Float(load_default=1.0, validate=validate.Range(min=0))
+    start = fields.AwareDateTime(load_default=None, allow_none=True)
+    end = fields.AwareDateTime(load_default=None, allow_none=True)
+    caps = fields.Nested(CapsSchema, load_default=dict)
+    event = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the touchpoint type a visitor's response to this item is (e.g. book_test_drive)"},
+    )
+    attributes = fields.Dict(keys=fields.String(), load_default=dict)
+
+    @post_load
+    def _dates_in_order(self, data, **_):
+        if data["start"] and data["end"] and data["end"] <= data["start"]:
+            raise ValidationError("must be after start", "end")
+        return data
+
+
+class FilterSchema(_Strict):
+    action = fields.String(required=True, validate=validate.OneOf(("include", "exclude")))
+    field = fields.String(required=True, metadata={"description": "item.kind, item.tags, item.attributes.<name>"})
+    op = fields.String(load_default="equals", validate=validate.OneOf(FILTER_OPS))
+    value = fields.Raw(load_default=None, allow_none=True)
+    value_from = fields.String(
+        load_default=None, allow_none=True, metadata={"description": "profile.<name>: compare with the profile"}
+    )
+
+    @validates("field")
+    def _item_field(self, value, **_):
+        if not (value in ("item.kind", "item.tags", "item.id") or value.startswith("item.attributes.")):
+            raise ValidationError("must be item.id, item.kind, item.tags or item.attributes.<name>")
+
+    @validates("value_from")
+    def _profile_field(self, value, **_):
+        if value is not None and not value.startswith("profile."):
+            raise ValidationError("must be profile.<name>")
+
+
+class ExplorationSchema(_Strict):
+    epsilon = fields.Float(validate=validate.Range(0, 1))
+    temperature = fields.Float(validate=validate.Range(min=1e-6), metadata={"description": "softmax over scores"})
+
+
+class PlacementSchema(_Strict):
+    id = fields.String(required=True, validate=_id)
+    slots = fields.Integer(load_default=1, validate=validate.Range(1, 50))
+    candidates = fields.Raw(
+        load_default=dict, metadata={"description": "item ids, or {kinds: [...], tags: [...]}; absent = all"}
+    )
+    objective = fields.String(load_default="click", validate=validate.OneOf(OBJECTIVES))
+    exploration = fields.Nested(ExplorationSchema, load_default=dict)
+    holdout_share = fields.Float(load_default=0.0, validate=validate.Range(0, 0.5))
+    default_items = fields.List(fields.String(validate=_id), load_default=list)
+    max_per_tag = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    caps = fields.Nested(CapsSchema, load_default=dict)
+    filters = fields.List(fields.Nested(FilterSchema), load_default=list)
+
+    @validates("candidates")
+    def _candidates_shape(self, value, **_):
+        if isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                raise ValidationError("a list of candidates must hold item ids")
+        elif isinstance(value, dict):
+            if set(value) - {"kinds", "tags"}:
+                raise ValidationError("a candidate filter has only 'kinds' and 'tags'")
+        else:
+            raise ValidationError("must be a list of item ids or {kinds, tags}")
+
+    @validates("exploration")
+    def _one_exploration(self, value, **_):
+        if len(value) > 1:
+            raise ValidationError("choose epsilon or temperature, not both")
+
+
+ITEM_SCHEMA = ItemSchema()
+PLACEMENT_SCHEMA = PlacementSchema()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,9 +123,10 @@ class Item:
     stages: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
     value: float = 1.0
-    start: str | None = None
-    end: str | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
     caps: dict = dataclasses.field(default_factory=dict)
+    event: str | None = None
     attributes: dict = dataclasses.field(default_factory=dict)
 
     def eligible_for(self, stage: str | None, channel: str | None) -> bool:
@@ -33,18 +135,19 @@ class Item:
         channel_ok = not self.channels or channel is None or channel in self.channels
         return stage_ok and channel_ok
 
+    def live_at(self, moment: dt.datetime) -> bool:
+        return (self.start is None or self.start <= moment) and (self.end is None or moment < self.end)
+
     @classmethod
     def from_dict(cls, raw: dict) -> Item:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - fields
-        if unknown:
-            raise ConfigError(f"catalog item {raw.get('id')!r}: unknown fields {sorted(unknown)}")
-        values = dict(raw)
+        """Validate with ItemSchema; raises marshmallow.ValidationError."""
+        data = ITEM_SCHEMA.load(raw)
         for name in ("tags", "stages", "channels"):
-            values[name] = tuple(values.get(name) or ())
-        if values.get("kind", "content") not in ITEM_KINDS:
-            raise ConfigError(f"catalog item {raw.get('id')!r}: kind must be one of {ITEM_KINDS}")
-        return cls(**values)
+            data[name] = tuple(data[name])
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return ITEM_SCHEMA.dump(dataclasses.asdict(self))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +156,12 @@ class Placement:
     slots: int = 1
     candidates: tuple[str, ...] | dict = dataclasses.field(default_factory=dict)
     objective: str = "click"
+    exploration: dict = dataclasses.field(default_factory=dict)
+    holdout_share: float = 0.0
     default_items: tuple[str, ...] = ()
+    max_per_tag: int | None = None
+    caps: dict = dataclasses.field(default_factory=dict)
+    filters: tuple[dict, ...] = ()
 
     def candidate_ids(self, catalog: Catalog) -> list[str]:
         """The placement's pool: its explicit ids, or the catalog items matching its filter."""
@@ -69,13 +177,18 @@ class Placement:
 
     @classmethod
     def from_dict(cls, raw: dict) -> Placement:
-        values = dict(raw)
-        candidates = values.get("candidates") or {}
-        values["candidates"] = tuple(candidates) if isinstance(candidates, list) else dict(candidates)
-        values["default_items"] = tuple(values.get("default_items") or ())
-        if values.get("objective", "click") not in OBJECTIVES:
-            raise ConfigError(f"placement {raw.get('id')!r}: objective must be one of {OBJECTIVES}")
-        return cls(**values)
+        """Validate with PlacementSchema; raises marshmallow.ValidationError."""
+        data = PLACEMENT_SCHEMA.load(raw)
+        candidates = data["candidates"]
+        data["candidates"] = tuple(candidates) if isinstance(candidates, list) else dict(candidates)
+        data["default_items"] = tuple(data["default_items"])
+        data["filters"] = tuple(data["filters"])
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        raw = dataclasses.asdict(self)
+        raw["candidates"] = list(self.candidates) if isinstance(self.candidates, tuple) else self.candidates
+        return PLACEMENT_SCHEMA.dump(raw)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +214,12 @@ def _load_list(path: Path, key: str, build):
         raw = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError as exc:
         raise ConfigError(f"{path} not found: set WAYFINDER_CONFIG_DIR to a directory that has it") from exc
-    try:
-        return [build(entry) for entry in raw.get(key) or ()]
-    except TypeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    entries = raw.get(key) or ()
+    out = []
+    for index, entry in enumerate(entries):
+        try:
+            out.append(build(entry))
+        except ValidationError as exc:
+            name = entry.get("id") if isinstance(entry, dict) else index
+            raise ConfigError(f"{path}: {key}[{index}] ({name}): {exc.messages}") from exc
+    return out

@@ -9,6 +9,11 @@ CONVERSION_TYPES = ("purchase", "repeat_purchase")
 """Event types that mark their item as converted on (no more ads for what was just bought)."""
 
 
+def profile_key(event: dict) -> str:
+    """Whose context a touchpoint belongs to: the known customer if given, else the device/visitor."""
+    return event.get("user_id") or event["visitor_id"]
+
+
 def new_context(visitor_id: str) -> dict:
     """The context of a visitor never seen before (cold start)."""
     return {
@@ -24,6 +29,7 @@ def new_context(visitor_id: str) -> dict:
         "value_total": 0.0,
         "stage_counts": {},
         "channel_counts": {},
+        "response_counts": {},
         "type_counts": {},
         "last_item_by_type": {},
         "converted_items": [],
@@ -53,6 +59,8 @@ def apply_event(ctx: dict, event: dict, journey: JourneyMap, recent_cap: int = 5
     _increment(ctx["type_counts"], event["type"])
     if event.get("channel"):
         _increment(ctx["channel_counts"], event["channel"])
+        if event["type"] in journey.outcomes:
+            _increment(ctx.setdefault("response_counts", {}), event["channel"])
     if stage is not None:
         _increment(ctx["stage_counts"], stage)
         if is_latest and stage != ctx["stage"]:

@@ -10,7 +10,7 @@ import numpy as np
 from models.catalog import ITEM_KINDS, Item
 from models.journey import JourneyMap
 
-FEATURE_SPEC_VERSION = "1"
+FEATURE_SPEC_VERSION = "2"
 CHANNELS = ("web", "app", "email", "store", "call_center", "social", "ads", "other")
 _LOG_DAY = math.log1p(86_400.0)
 
@@ -36,6 +36,7 @@ class FeatureSpec:
             "last_event_stage_idx",
             "recent_distinct_items",
             "channel_now",
+            "channel_response_share",
             *(f"stage_count_{s}" for s in journey.stages),
             *(f"channel_count_{c}" for c in CHANNELS),
         ]
@@ -93,6 +94,7 @@ class FeatureSpec:
             last_stage,
             len({e["item_id"] for e in recent if e["item_id"]}),
             self.channel_code(channel),
+            channel_response_share(ctx, channel),
             *(stage_counts.get(s, 0) for s in self.journey.stages),
             *channel_counts,
         ]
@@ -141,6 +143,13 @@ class FeatureSpec:
                 positions[row] if positions is not None else 0,
             )
         return block
+
+
+def channel_response_share(ctx: dict, channel: str | None) -> float:
+    """Share of the visitor's responses (outcome events) that came on this channel; -1 if none yet."""
+    responses = ctx.get("response_counts") or {}
+    total = sum(responses.values())
+    return responses.get(channel, 0) / total if total and channel else -1.0
 
 
 class ItemStats:

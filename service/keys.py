@@ -26,3 +26,25 @@ def seen_key(tenant: str, visitor_id: str) -> str:
 def popularity_key(tenant: str) -> str:
     """Sorted set: item id -> touchpoints with it, for the popularity fallback."""
     return f"wf:{tenant}:popularity"
+
+
+def caps_key(tenant: str, visitor_id: str) -> str:
+    """Hash of impression counts: `<day>|i|<item>`, `<day>|p|<placement>` and `c|<channel>`."""
+    return f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:caps"
+
+
+def catalog_items_key(tenant: str) -> str:
+    return f"wf:{tenant}:catalog:items"
+
+
+def catalog_placements_key(tenant: str) -> str:
+    return f"wf:{tenant}:catalog:placements"
+
+
+def catalog_version_key(tenant: str) -> str:
+    """Incremented on every catalog change, so every worker knows to reload."""
+    return f"wf:{tenant}:catalog:version"
+
+
+def catalog_seeded_key(tenant: str) -> str:
+    return f"wf:{tenant}:catalog:seeded"

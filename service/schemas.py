@@ -59,12 +59,17 @@ class VisitorSchema(Schema):
     last_seen = fields.String(allow_none=True)
     events = fields.Integer()
     counts = fields.Dict(metadata={"description": "touchpoints per stage, channel and type"})
+    channel_preference = fields.Dict(metadata={"description": "per channel: responses, impressions, response rate"})
     recent = fields.List(fields.Nested(RecentEventSchema))
     profile = fields.Dict()
 
 
 class DecisionRequestSchema(StrictSchema):
     visitor_id = fields.String(required=True, validate=_id)
+    user_id = fields.String(
+        validate=_id, metadata={"description": "known customer: joins devices and channels into one context"}
+    )
+    explain = fields.Boolean(load_default=False, metadata={"description": "return the trace of the decision"})
     placement = fields.String(required=True, validate=_id)
     context = fields.Dict(
         keys=fields.String(), load_default=dict, metadata={"description": 'e.g. {"channel": "app", "page": "/x5"}'}
@@ -75,7 +80,7 @@ class DecisionRequestSchema(StrictSchema):
 
 class DecisionItemSchema(Schema):
     item_id = fields.String()
-    score = fields.Float()
+    score = fields.Float(allow_none=True)
     propensity = fields.Float(metadata={"description": "probability this policy shows the item here"})
     reasons = fields.List(fields.String())
 
@@ -87,8 +92,14 @@ class DecisionSchema(Schema):
     stage = fields.String(allow_none=True)
     next_stage = fields.Dict(keys=fields.String(), values=fields.Float())
     items = fields.List(fields.Nested(DecisionItemSchema))
-    policy = fields.String(metadata={"description": "model or fallback"})
+    policy = fields.String(
+        metadata={"description": "model (personalized), holdout, default (no consent), capped, or fallback"}
+    )
     model_version = fields.String(allow_none=True)
+    user_id = fields.String(allow_none=True)
+    explain = fields.Dict(
+        metadata={"description": "candidates, removed (rule), boosts, pinned, caps, per-item contributions, branch"}
+    )
 
 
 class JourneySchema(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -9,7 +10,7 @@ from collections.abc import Callable, Iterable
 
 import redis
 
-from models.context import apply_event, new_context
+from models.context import apply_event, new_context, profile_key
 from models.errors import StoreUnavailable
 from models.journey import JourneyMap
 from service import keys
@@ -27,6 +28,19 @@ end
 return 1
 """
 MAX_ATTEMPTS = 20
+
+
+@dataclasses.dataclass
+class VisitorState:
+    """What one read returns about a visitor."""
+
+    context: dict
+    profile: dict
+    impressions: dict[str, int]
+    popularity: dict[str, float]
+    catalog_version: int | None = None
+
+
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 
@@ -47,21 +61,48 @@ class ContextStore:
         except REDIS_DOWN:
             return False
 
-    def read(self, visitor_id: str, item_ids: Iterable[str] = ()) -> tuple[dict, dict, list]:
-        """(context, profile, popularity of item_ids) in one round-trip. Unknown visitors get a new context."""
+    def read(self, visitor_id: str, item_ids: Iterable[str] = (), version_key: str | None = None) -> VisitorState:
+        """Context, profile, impression counts (and item popularity, catalog version) in one round-trip.
+
+        Unknown visitors get a new context: cold start is normal, not an error.
+        """
         item_ids = list(item_ids)
         try:
             pipe = self.client.pipeline(transaction=False)
             pipe.hmget(keys.context_key(self.tenant, visitor_id), "data", "profile")
+            pipe.hgetall(keys.caps_key(self.tenant, visitor_id))
+            if version_key:
+                pipe.get(version_key)
             if item_ids:
                 pipe.zmscore(keys.popularity_key(self.tenant), item_ids)
-            replies = pipe.execute()
+            replies = iter(pipe.execute())
         except REDIS_DOWN as exc:
             raise StoreUnavailable(f"context store unreachable: {exc}") from exc
-        data, profile = replies[0]
-        context = json.loads(data) if data else new_context(visitor_id)
-        popularity = [score or 0.0 for score in replies[1]] if item_ids else []
-        return context, (json.loads(profile) if profile else {}), popularity
+        data, profile = next(replies)
+        counts = {k.decode(): int(v) for k, v in next(replies).items()}
+        version = next(replies) if version_key else None
+        popularity = dict(zip(item_ids, [s or 0.0 for s in next(replies)])) if item_ids else {}
+        return VisitorState(
+            context=json.loads(data) if data else new_context(visitor_id),
+            profile=json.loads(profile) if profile else {},
+            impressions=counts,
+            popularity=popularity,
+            catalog_version=int(version) if version is not None else None,
+        )
+
+    def record_impressions(self, visitor_id: str, increments: dict[str, int], stale: list[str]) -> None:
+        """Count what a decision showed (the decision's one write), dropping expired day buckets."""
+        key = keys.caps_key(self.tenant, visitor_id)
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for field, amount in increments.items():
+                pipe.hincrby(key, field, amount)
+            if stale:
+                pipe.hdel(key, *stale)
+            pipe.expire(key, self.ttl_s)
+            pipe.execute()
+        except REDIS_DOWN as exc:
+            raise StoreUnavailable(f"context store unreachable: {exc}") from exc
 
     def put_profile(self, visitor_id: str, profile: dict) -> None:
         key = keys.context_key(self.tenant, visitor_id)
@@ -155,12 +196,12 @@ class ContextStore:
 
 
 def _group_by_visitor(events: list[dict]) -> dict[str, list[dict]]:
-    """Events per visitor, keeping the first of any event_id repeated within the batch."""
+    """Events per profile (user_id if known, else visitor_id); an event_id repeated in the batch counts once."""
     grouped: dict[str, list[dict]] = {}
     ids: set[str] = set()
     for event in events:
         if event["event_id"] in ids:
             continue
         ids.add(event["event_id"])
-        grouped.setdefault(event["visitor_id"], []).append(event)
+        grouped.setdefault(profile_key(event), []).append(event)
     return grouped

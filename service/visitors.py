@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from models.journey import JourneyMap
+from service.caps import channel_impressions
+from service.store import VisitorState
 
 
-def visitor_view(context: dict, profile: dict, journey: JourneyMap, now: float) -> dict:
+def visitor_view(state: VisitorState, journey: JourneyMap, now: float) -> dict:
+    context, profile = state.context, state.profile
     last_ts = context["last_ts"]
     return {
         "visitor_id": context["visitor_id"],
@@ -25,6 +28,7 @@ def visitor_view(context: dict, profile: dict, journey: JourneyMap, now: float) 
             "channel": context["channel_counts"],
             "type": context["type_counts"],
         },
+        "channel_preference": channel_preference(context, channel_impressions(state.impressions)),
         "recent": context["recent"],
         "profile": profile,
     }
@@ -34,3 +38,17 @@ def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def channel_preference(context: dict, impressions: dict[str, int]) -> dict:
+    """Per channel: responses (outcome events), impressions shown there, and the response rate."""
+    responses = context.get("response_counts") or {}
+    out = {}
+    for channel in sorted(set(responses) | set(impressions)):
+        shown, answered = impressions.get(channel, 0), responses.get(channel, 0)
+        out[channel] = {
+            "responses": answered,
+            "impressions": shown,
+            "response_rate": round(answered / shown, 4) if shown else None,
+        }
+    return out

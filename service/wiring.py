@@ -9,6 +9,8 @@ from config.settings import Settings
 from models.catalog import Catalog
 from models.journey import JourneyMap
 from models.registry import Registry
+from models.rules import Rules
+from service.catalog_store import CatalogStore
 from service.daily_log import DailyLog
 from service.decide import DecisionEngine
 from service.ingest import Ingestor
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     journey: JourneyMap
-    catalog: Catalog
+    catalogs: CatalogStore
     store: ContextStore
     models: ModelHolder
     ingestor: Ingestor
@@ -33,9 +35,10 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     journey = JourneyMap.load(settings.config_dir / "journey.yaml")
-    catalog = Catalog.load(settings.config_dir)
+    client = connect(settings)
+    catalogs = CatalogStore(client, settings.tenant, seed=Catalog.load(settings.config_dir))
     store = ContextStore(
-        connect(settings),
+        client,
         journey,
         tenant=settings.tenant,
         ttl_s=settings.context_ttl_days * 86_400,
@@ -45,6 +48,6 @@ def build_services(settings: Settings) -> Services:
     event_log = DailyLog(settings.data_dir / "events")
     decision_log = DailyLog(settings.data_dir / "decisions")
     ingestor = Ingestor(store, event_log, Spool(settings.data_dir / "spool"), settings.max_batch)
-    engine = DecisionEngine(store, catalog, models, decision_log)
+    engine = DecisionEngine(store, catalogs, models, Rules.load(settings.config_dir / "rules.yaml"), decision_log)
     log.info("%s model=%s", settings.summary(), models.version)
-    return Services(settings, journey, catalog, store, models, ingestor, engine)
+    return Services(settings, journey, catalogs, store, models, ingestor, engine)

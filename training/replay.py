@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from models.context import apply_event, new_context
+from models.context import apply_event, new_context, profile_key
 from models.features import FeatureSpec, ItemStats
 from models.journey import EXIT
 
@@ -44,18 +44,17 @@ def next_stage_labels(events: pd.DataFrame, spec: FeatureSpec, horizon_s: float)
     EXIT when there is none within it; -1 (unknown, dropped) when the data ends before the horizon does.
     """
     classes = {s: i for i, s in enumerate(spec.journey.next_stage_classes)}
+    who = profile_keys(events)
     stage = events["type"].map(spec.journey.events)
-    staged = events.loc[stage.notna(), ["visitor_id", "ts"]].assign(stage=stage[stage.notna()].map(classes))
-    order = np.lexsort((events["ts"].to_numpy(), events["visitor_id"].to_numpy()))
-    frame = events.iloc[order][["visitor_id", "ts"]].copy()
-    frame["next_stage"] = np.nan
-    frame.loc[staged.index, "next_stage"] = staged["stage"]
+    order = np.lexsort((events["ts"].to_numpy(), who.to_numpy()))
+    frame = pd.DataFrame({"who": who, "ts": events["ts"]}).iloc[order]
+    frame["next_stage"] = stage.map(classes).iloc[order]
     frame["next_ts"] = np.where(frame["next_stage"].notna(), frame["ts"], np.nan)
     # The next stage-bearing event strictly after each row: shift by one, then back-fill per visitor.
-    grouped = frame.groupby("visitor_id", sort=False)
+    grouped = frame.groupby("who", sort=False)
     frame["label"] = grouped["next_stage"].shift(-1)
     frame["label_ts"] = grouped["next_ts"].shift(-1)
-    frame[["label", "label_ts"]] = frame.groupby("visitor_id", sort=False)[["label", "label_ts"]].bfill()
+    frame[["label", "label_ts"]] = frame.groupby("who", sort=False)[["label", "label_ts"]].bfill()
     end = events["ts"].max()
     within = (frame["label_ts"] - frame["ts"]) <= horizon_s
     labels = np.where(within, frame["label"], classes[EXIT])
@@ -64,6 +63,13 @@ def next_stage_labels(events: pd.DataFrame, spec: FeatureSpec, horizon_s: float)
     out = np.empty(len(events), dtype=int)
     out[order] = labels
     return out
+
+
+def profile_keys(events: pd.DataFrame) -> pd.Series:
+    """Per event, whose context it folds into (models.context.profile_key, vectorised)."""
+    if "user_id" not in events:
+        return events["visitor_id"]
+    return events["user_id"].where(events["user_id"].notna(), events["visitor_id"])
 
 
 def replay(
@@ -96,7 +102,7 @@ def replay(
     columns = ["event_id", "visitor_id", "type", "ts", "channel", "item_id", "value", "user_id"]
     for row_index, values in enumerate(events[columns].itertuples(index=False, name=None)):
         event = dict(zip(columns, values))
-        visitor = event["visitor_id"]
+        visitor = profile_key(event)
         ctx = contexts.get(visitor)
         if ctx is None:
             ctx = contexts[visitor] = new_context(visitor)

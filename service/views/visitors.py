@@ -15,8 +15,7 @@ blp = Blueprint("visitors", __name__, url_prefix="/v1", description="What Wayfin
 @blp.response(200, VisitorSchema)
 def get_visitor(visitor_id: str):
     state = services()
-    context, profile, _ = state.store.read(visitor_id)
-    return visitor_view(context, profile, state.journey, time.time())
+    return visitor_view(state.store.read(visitor_id), state.journey, time.time())
 
 
 @blp.route("/visitors/<string:visitor_id>/profile", methods=["PUT"])

@@ -24,17 +24,17 @@ def ev(visitor, kind, ts, event_id=None, item=None):
 
 
 def test_unknown_visitor_reads_as_cold_start(store):
-    context, profile, popularity = store.read("nobody", ["a", "b"])
-    assert context["stage"] is None and context["n_events"] == 0
-    assert profile == {} and popularity == [0.0, 0.0]
+    state = store.read("nobody", ["a", "b"])
+    assert state.context["stage"] is None and state.context["n_events"] == 0
+    assert state.profile == {} and state.popularity == {"a": 0.0, "b": 0.0} and state.impressions == {}
 
 
 def test_write_is_visible_to_the_next_read(store):
     store.record([ev("v1", "page_view", 1), ev("v1", "add_to_cart", 2, item="x5")])
-    context, _, popularity = store.read("v1", ["x5"])
-    assert context["stage"] == "intent"
-    assert [e["type"] for e in context["recent"]] == ["add_to_cart", "page_view"]
-    assert popularity == [1.0]
+    state = store.read("v1", ["x5"])
+    assert state.context["stage"] == "intent"
+    assert [e["type"] for e in state.context["recent"]] == ["add_to_cart", "page_view"]
+    assert state.popularity == {"x5": 1.0}
 
 
 def test_duplicate_event_ids_are_dropped_within_and_across_batches(store):
@@ -42,7 +42,7 @@ def test_duplicate_event_ids_are_dropped_within_and_across_batches(store):
     second = store.record([ev("v1", "page_view", 1, "e1"), ev("v1", "product_view", 2, "e2")])
     assert [e["event_id"] for e in first] == ["e1"]
     assert [e["event_id"] for e in second] == ["e2"]
-    assert store.read("v1")[0]["n_events"] == 2
+    assert store.read("v1").context["n_events"] == 2
 
 
 def test_before_commit_sees_only_new_events(store):
@@ -63,8 +63,8 @@ def test_every_visitor_key_has_a_ttl(store, redis_backend, tenant):
 def test_profile_round_trip_keeps_context(store):
     store.record([ev("v1", "product_view", 1)])
     store.put_profile("v1", {"interests": ["pets"], "consent": {"personalization": True}})
-    context, profile, _ = store.read("v1")
-    assert profile["interests"] == ["pets"] and context["stage"] == "consideration"
+    state = store.read("v1")
+    assert state.profile["interests"] == ["pets"] and state.context["stage"] == "consideration"
 
 
 def test_concurrent_writers_lose_no_event(store):
@@ -77,7 +77,7 @@ def test_concurrent_writers_lose_no_event(store):
         t.start()
     for t in threads:
         t.join()
-    assert store.read("shared")[0]["n_events"] == 40
+    assert store.read("shared").context["n_events"] == 40
 
 
 def test_tenants_do_not_see_each_other(redis_backend, tenant, journey):
@@ -85,7 +85,23 @@ def test_tenants_do_not_see_each_other(redis_backend, tenant, journey):
     b = ContextStore(redis_backend[2], journey, tenant=tenant + "x", ttl_s=60, recent_cap=5)
     a.record([ev("v1", "page_view", 1)])
     try:
-        assert b.read("v1")[0]["n_events"] == 0
+        assert b.read("v1").context["n_events"] == 0
     finally:
         for key in redis_backend[2].scan_iter(match=f"wf:{tenant}x:*"):
             redis_backend[2].delete(key)
+
+
+def test_impressions_are_counted_read_back_and_pruned(store, redis_backend, tenant):
+    store.record_impressions("v1", {"100|i|x5": 1, "100|p|hero": 1, "c|app": 1}, stale=[])
+    store.record_impressions("v1", {"100|i|x5": 1, "108|i|x5": 1}, stale=["100|p|hero"])
+    assert store.read("v1").impressions == {"100|i|x5": 2, "108|i|x5": 1, "c|app": 1}
+    assert 0 < redis_backend[2].ttl(keys.caps_key(tenant, "v1")) <= 3600
+
+
+def test_user_id_joins_devices_into_one_context(store):
+    web = parse_event({"visitor_id": "web-1", "user_id": "u-7", "type": "configure_product", "channel": "web"})
+    app = parse_event({"visitor_id": "app-9", "user_id": "u-7", "type": "page_view", "channel": "app"})
+    store.record([web, app])
+    context = store.read("u-7").context
+    assert context["n_events"] == 2 and context["channel_counts"] == {"web": 1, "app": 1}
+    assert store.read("web-1").context["n_events"] == 0

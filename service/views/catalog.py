@@ -1,0 +1,76 @@
+"""GET/PUT/DELETE /v1/catalog/items/<id> and /v1/placements/<id>: content changes without a deploy."""
+
+from flask import request
+from flask_smorest import Blueprint
+
+from models.catalog import ItemSchema, PlacementSchema
+from models.errors import NotFound
+from service.views import services
+from service.views.body import json_body
+
+blp = Blueprint("catalog", __name__, url_prefix="/v1", description="What can be shown, and where")
+
+
+@blp.route("/catalog/items", methods=["GET"])
+@blp.response(200, ItemSchema(many=True))
+def list_items():
+    return [i.to_dict() for i in services().catalogs.current().items.values()]
+
+
+@blp.route("/catalog/items/<string:item_id>", methods=["GET"])
+@blp.response(200, ItemSchema)
+def get_item(item_id: str):
+    item = services().catalogs.current().items.get(item_id)
+    if item is None:
+        raise NotFound(f"no item {item_id!r}")
+    return item.to_dict()
+
+
+@blp.route("/catalog/items/<string:item_id>", methods=["PUT"])
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": ItemSchema}}})
+@blp.response(200, ItemSchema)
+def put_item(item_id: str):
+    return services().catalogs.put_item(_with_id(json_body(request), item_id)).to_dict()
+
+
+@blp.route("/catalog/items/<string:item_id>", methods=["DELETE"])
+@blp.response(204)
+def delete_item(item_id: str):
+    services().catalogs.delete_item(item_id)
+
+
+@blp.route("/placements", methods=["GET"])
+@blp.response(200, PlacementSchema(many=True))
+def list_placements():
+    return [p.to_dict() for p in services().catalogs.current().placements.values()]
+
+
+@blp.route("/placements/<string:placement_id>", methods=["GET"])
+@blp.response(200, PlacementSchema)
+def get_placement(placement_id: str):
+    placement = services().catalogs.current().placements.get(placement_id)
+    if placement is None:
+        raise NotFound(f"no placement {placement_id!r}")
+    return placement.to_dict()
+
+
+@blp.route("/placements/<string:placement_id>", methods=["PUT"])
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PlacementSchema}}})
+@blp.response(200, PlacementSchema)
+def put_placement(placement_id: str):
+    return services().catalogs.put_placement(_with_id(json_body(request), placement_id)).to_dict()
+
+
+@blp.route("/placements/<string:placement_id>", methods=["DELETE"])
+@blp.response(204)
+def delete_placement(placement_id: str):
+    services().catalogs.delete_placement(placement_id)
+
+
+def _with_id(body: object, path_id: str) -> object:
+    """The path names the id; a body that names another one is refused by the schema's check."""
+    if isinstance(body, dict):
+        if body.get("id", path_id) != path_id:
+            return {**body, "id": None}
+        return {**body, "id": path_id}
+    return body
