@@ -47,10 +47,7 @@ class CatalogStore:
     def sync(self, version: int | None) -> Catalog:
         """Reload when the version read alongside the visitor's context differs from ours."""
         if version is not None and version != self._version:
-            try:
-                self.reload()
-            except REDIS_DOWN as exc:
-                log.warning("catalog reload failed, keeping version %s: %s", self._version, exc)
+            return self.refresh()
         return self._catalog
 
     def reload(self) -> None:
@@ -71,7 +68,7 @@ class CatalogStore:
         return item
 
     def delete_item(self, item_id: str) -> None:
-        self.reload_quietly()
+        self.reload_or_raise()
         users = [p.id for p in self._catalog.placements.values() if item_id in p.default_items]
         if users:
             raise InUse(f"item {item_id!r} is a default item of placements {users}: change those first")
@@ -79,7 +76,7 @@ class CatalogStore:
 
     def put_placement(self, raw: dict) -> Placement:
         placement = _validated(Placement.from_dict, raw)
-        self.reload_quietly()
+        self.reload_or_raise()
         missing = [i for i in placement.default_items if i not in self._catalog.items]
         if missing:
             raise ValidationFailed(
@@ -91,7 +88,15 @@ class CatalogStore:
     def delete_placement(self, placement_id: str) -> None:
         self._delete(keys.catalog_placements_key(self.tenant), placement_id, "placement")
 
-    def reload_quietly(self) -> None:
+    def refresh(self) -> Catalog:
+        """Reload now if Redis answers; otherwise keep what we have."""
+        try:
+            self.reload()
+        except REDIS_DOWN as exc:
+            log.warning("catalog reload failed, keeping version %s: %s", self._version, exc)
+        return self._catalog
+
+    def reload_or_raise(self) -> None:
         try:
             self.reload()
         except REDIS_DOWN as exc:

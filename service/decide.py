@@ -47,6 +47,8 @@ class DecisionEngine:
         channel = (request.get("context") or {}).get("channel")
         profile_id = request.get("user_id") or request["visitor_id"]
         catalog = self.catalogs.current()
+        if request["placement"] not in catalog.placements:
+            catalog = self.catalogs.refresh()  # made by another worker since our last read?
         placement = self._placement(catalog, request["placement"])
         bundle = self.models.get()
         trace: dict = {"removed": [], "boosts": [], "pinned": []}

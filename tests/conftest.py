@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -94,6 +96,21 @@ def app(settings):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def model_settings(settings, trained_registry, tmp_path) -> Settings:
+    """Settings whose registry holds a copy of the session's trained bundle."""
+    registry = tmp_path / "models"
+    shutil.copytree(trained_registry, registry)
+    return dataclasses.replace(settings, registry=registry)
+
+
+@pytest.fixture
+def model_client(model_settings):
+    from service import create_app
+
+    return create_app(model_settings).test_client()
 
 
 @pytest.fixture(scope="session")

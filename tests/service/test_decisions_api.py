@@ -1,25 +1,11 @@
 """POST /v1/decisions: eligibility by stage, model scoring, fallback, bad input, hot reload."""
 
-import dataclasses
 import json
 import shutil
 
 import pytest
 
 from models.registry import Registry
-from service import create_app
-
-
-@pytest.fixture
-def model_settings(settings, trained_registry, tmp_path):
-    registry = tmp_path / "models"
-    shutil.copytree(trained_registry, registry)
-    return dataclasses.replace(settings, registry=registry)
-
-
-@pytest.fixture
-def model_client(model_settings):
-    return create_app(model_settings).test_client()
 
 
 def decide(client, visitor="v1", placement="next_step_panel", **extra):

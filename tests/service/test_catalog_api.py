@@ -1,0 +1,93 @@
+"""Marketers manage items and placements through the API; every worker sees the change next decision."""
+
+import pytest
+
+from service import create_app
+
+ITEM = {
+    "id": "offer_roof_box",
+    "kind": "offer",
+    "title": "Roof box, half price",
+    "tags": ["accessories"],
+    "stages": ["consideration", "intent"],
+    "value": 2.5,
+    "caps": {"per_visitor_per_day": 2},
+}
+
+
+def test_put_get_delete_item(client):
+    answer = client.put("/v1/catalog/items/offer_roof_box", json=ITEM)
+    assert answer.status_code == 200 and answer.get_json()["value"] == 2.5
+    assert client.get("/v1/catalog/items/offer_roof_box").get_json()["caps"] == {"per_visitor_per_day": 2}
+    assert "offer_roof_box" in [i["id"] for i in client.get("/v1/catalog/items").get_json()]
+    assert client.delete("/v1/catalog/items/offer_roof_box").status_code == 204
+    assert client.get("/v1/catalog/items/offer_roof_box").status_code == 404
+    assert client.delete("/v1/catalog/items/offer_roof_box").status_code == 404
+
+
+def test_a_change_reaches_another_worker_on_its_next_decision(settings):
+    worker_a, worker_b = create_app(settings).test_client(), create_app(settings).test_client()
+    warm = worker_b.post("/v1/decisions", json={"visitor_id": "v", "placement": "home_hero"})
+    assert warm.status_code == 200  # worker b has read and cached the catalog
+    worker_a.put("/v1/catalog/items/offer_roof_box", json=ITEM)
+    worker_a.put("/v1/placements/roof", json={"id": "roof", "slots": 1, "candidates": ["offer_roof_box"]})
+    body = worker_b.post("/v1/decisions", json={"visitor_id": "v", "placement": "roof"}).get_json()
+    assert [i["item_id"] for i in body["items"]] == ["offer_roof_box"]
+    worker_a.delete("/v1/placements/roof")
+    assert worker_b.post("/v1/decisions", json={"visitor_id": "v", "placement": "roof"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({**ITEM, "kind": "banner"}, "kind"),
+        ({**ITEM, "value": -1}, "value"),
+        ({**ITEM, "start": "2026-02-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "end"),
+        ({**ITEM, "caps": {"per_visitor_per_hour": 1}}, "caps"),
+        ({**ITEM, "colour": "red"}, "colour"),
+        ({**ITEM, "id": "another_id"}, "id"),
+    ],
+)
+def test_bad_items_are_refused_and_change_nothing(client, body, field):
+    answer = client.put("/v1/catalog/items/offer_roof_box", json=body)
+    assert answer.status_code == 422 and field in answer.get_json()["errors"]
+    assert client.get("/v1/catalog/items/offer_roof_box").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body, status, field",
+    [
+        ({"id": "p", "objective": "fame"}, 422, "objective"),
+        ({"id": "p", "slots": 0}, 422, "slots"),
+        ({"id": "p", "holdout_share": 0.9}, 422, "holdout_share"),
+        ({"id": "p", "exploration": {"epsilon": 0.1, "temperature": 1}}, 422, "exploration"),
+        ({"id": "p", "candidates": "all"}, 422, "candidates"),
+        ({"id": "p", "default_items": ["nope"]}, 422, "default_items"),
+        ({"id": "p", "filters": [{"action": "include", "field": "visitor.age"}]}, 422, "filters"),
+    ],
+)
+def test_bad_placements_are_refused(client, body, status, field):
+    answer = client.put("/v1/placements/p", json=body)
+    assert answer.status_code == status and field in answer.get_json()["errors"]
+    assert client.get("/v1/placements/p").status_code == 404
+
+
+def test_an_item_a_placement_defaults_to_cannot_be_deleted(client):
+    answer = client.delete("/v1/catalog/items/hero_x3_family_suv")
+    assert answer.status_code == 409 and "home_hero" in answer.get_json()["message"]
+
+
+def test_openapi_document_is_generated_from_the_schemas(client):
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    for path in (
+        "/v1/events",
+        "/v1/decisions",
+        "/v1/visitors/{visitor_id}",
+        "/v1/catalog/items/{item_id}",
+        "/v1/placements/{placement_id}",
+    ):
+        assert path in spec["paths"]
+    request = spec["components"]["schemas"]["DecisionRequest"]
+    assert {"visitor_id", "placement", "explain", "candidates"} <= set(request["properties"])
+    assert client.get("/docs").status_code == 200

@@ -1,0 +1,165 @@
+"""The decision engine's scenarios (issue 4), through the HTTP API with a real trained model."""
+
+import dataclasses
+
+import pytest
+
+from models.policy import holdout_bucket
+from service import create_app
+
+
+def send(client, kind, visitor="v1", **fields):
+    answer = client.post("/v1/events", json={"visitor_id": visitor, "type": kind, **fields})
+    assert answer.status_code == 200 and answer.get_json()["accepted"] == 1
+
+
+def decide(client, visitor="v1", placement="app_offers", **extra):
+    answer = client.post("/v1/decisions", json={"visitor_id": visitor, "placement": placement, **extra})
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()
+
+
+def ids(decision):
+    return [i["item_id"] for i in decision["items"]]
+
+
+def no_exploration(client, placement="app_offers", **changes):
+    body = client.get(f"/v1/placements/{placement}").get_json()
+    answer = client.put(f"/v1/placements/{placement}", json={**body, "exploration": {}, "holdout_share": 0, **changes})
+    assert answer.status_code == 200, answer.get_json()
+
+
+def test_configured_on_web_then_app_shows_the_test_drive_first_with_the_reason(model_client):
+    no_exploration(model_client)
+    send(
+        model_client, "configure_product", visitor="web-device", user_id="u-7", channel="web", item_id="hero_x5_m_sport"
+    )
+    decision = decide(model_client, visitor="app-device", user_id="u-7", context={"channel": "app"})
+    assert decision["policy"] == "model" and decision["stage"] == "consideration"
+    first = decision["items"][0]
+    assert first["item_id"] == "action_book_test_drive"
+    assert "configured hero_x5_m_sport" in first["reasons"][0]
+    send(model_client, "book_test_drive", visitor="app-device", user_id="u-7", item_id="action_book_test_drive")
+    after = decide(model_client, visitor="app-device", user_id="u-7", context={"channel": "app"})
+    assert not any("configured" in r for item in after["items"] for r in item["reasons"])
+
+
+def test_pet_lovers_see_pet_items_above_equal_others(client):
+    no_exploration(client, "email_block", candidates=["story_family_safety", "accessory_pet_pack"], filters=[])
+    for item in ("story_family_safety", "accessory_pet_pack"):  # equal live popularity
+        send(client, "product_view", visitor="someone", item_id=item)
+    send(client, "product_view", visitor="plain")
+    send(client, "product_view", visitor="pet-lover")
+    client.put("/v1/visitors/pet-lover/profile", json={"interests": ["pets"]})
+    plain = decide(client, visitor="plain", placement="email_block")
+    lover = decide(client, visitor="pet-lover", placement="email_block")
+    assert ids(plain)[0] == "story_family_safety"
+    assert ids(lover)[0] == "accessory_pet_pack"
+    assert "matches interest pets" in lover["items"][0]["reasons"]
+
+
+def test_interest_boost_scales_model_scores(model_client):
+    no_exploration(model_client)
+    send(model_client, "product_view", visitor="a", item_id="hero_x3_family_suv")
+    send(model_client, "product_view", visitor="b", item_id="hero_x3_family_suv")
+    model_client.put("/v1/visitors/b/profile", json={"interests": ["pets"]})
+    scores = {}
+    for visitor in ("a", "b"):
+        body = decide(model_client, visitor=visitor, candidates=["accessory_pet_pack"], limit=1)
+        scores[visitor] = body["items"][0]["score"]
+    assert scores["b"] == pytest.approx(scores["a"] * 1.25, rel=1e-3)
+
+
+def test_bought_items_are_not_offered_and_caps_hide_items_for_the_day(model_client):
+    no_exploration(model_client)
+    send(model_client, "purchase", item_id="hero_x5_m_sport")
+    send(model_client, "service_booking")  # now in loyalty, where winter tyres are offered
+    before = decide(model_client, candidates=["offer_service_plan", "offer_winter_tyres"], limit=2)
+    assert "offer_service_plan" in ids(before)
+    send(model_client, "purchase", item_id="offer_service_plan")
+    send(model_client, "service_booking")
+    shown = []
+    for _ in range(4):
+        body = decide(model_client, candidates=["offer_service_plan", "offer_winter_tyres"], limit=1, explain=True)
+        shown.append(ids(body))
+    removed = {r["item_id"]: r["rule"] for r in body["explain"]["removed"]}
+    assert removed["offer_service_plan"] == "converted"
+    # the first decision above already showed winter tyres once
+    assert shown[:2] == [["offer_winter_tyres"]] * 2
+    assert shown[2:] == [[], []] and removed["offer_winter_tyres"] == "cap"
+    assert body["explain"]["caps"]["offer_winter_tyres"]["today"] == 3
+
+
+def test_holdout_visitors_always_get_the_default_experience(model_client):
+    no_exploration(model_client, holdout_share=0.5)
+    visitor = next(f"h{i}" for i in range(100) if holdout_bucket(f"h{i}", "app_offers") < 0.5)
+    other = next(f"h{i}" for i in range(100) if holdout_bucket(f"h{i}", "app_offers") >= 0.5)
+    send(model_client, "configure_product", visitor=visitor, item_id="hero_x5_m_sport")
+    defaults = ["offer_financing_0apr", "action_book_test_drive", "offer_service_plan"]
+    for _ in range(3):
+        body = decide(model_client, visitor=visitor)
+        assert body["policy"] == "holdout" and ids(body) == defaults
+        assert all(i["propensity"] == 1.0 for i in body["items"])
+    assert decide(model_client, visitor=other)["policy"] == "model"
+
+
+def test_no_consent_means_the_default_experience(model_client):
+    model_client.put("/v1/visitors/v1/profile", json={"consent": {"personalization": False}})
+    body = decide(model_client, explain=True)
+    assert body["policy"] == "default" and "no consent" in body["explain"]["branch_reason"]
+
+
+def test_exploration_logs_propensities(model_client):
+    no_exploration(model_client, exploration={"epsilon": 0.5})
+    send(model_client, "product_view", item_id="hero_x3_family_suv")
+    body = decide(model_client)
+    assert all(0 < i["propensity"] <= 1 for i in body["items"])
+    assert any(i["propensity"] < 1 for i in body["items"])
+
+
+def test_diversity_limits_items_sharing_a_tag(model_client):
+    no_exploration(model_client, "next_step_panel", slots=3, max_per_tag=1)
+    send(model_client, "product_view", item_id="hero_x3_family_suv")
+    body = decide(model_client, placement="next_step_panel")
+    assert len(body["items"]) == 1  # every action carries the tag "action"
+
+
+def test_next_best_action_uses_both_models(model_client):
+    send(model_client, "product_view", item_id="hero_x3_family_suv")
+    body = decide(model_client, placement="next_step_panel", explain=True)
+    assert body["policy"] == "model"
+    for detail in body["explain"]["items"].values():
+        assert "advance_gain" in detail and detail["top_contributions"]
+    assert "advance gain" in body["items"][0]["reasons"][-1]
+
+
+def test_explain_trace(model_client):
+    send(model_client, "product_view", item_id="hero_x3_family_suv")
+    body = decide(model_client, explain=True, context={"channel": "app"})
+    trace = body["explain"]
+    assert set(trace) >= {"candidates", "removed", "boosts", "pinned", "caps", "items", "branch_reason"}
+    assert {"item_id": "offer_service_plan", "rule": "stage"}.items() <= next(
+        r for r in trace["removed"] if r["item_id"] == "offer_service_plan"
+    ).items()
+    contributions = next(iter(trace["items"].values()))["top_contributions"]
+    assert len(contributions) == 5 and {"feature", "value", "contribution"} <= set(contributions[0])
+
+
+def test_a_model_error_falls_back_instead_of_failing(model_settings):
+    app = create_app(model_settings)
+    bundle = app.extensions["wayfinder"].models.get()
+
+    def broken(_):
+        raise RuntimeError("corrupt tree")
+
+    bundle.content.predict = broken  # fault injection into the dependency, not the engine
+    body = app.test_client().post("/v1/decisions", json={"visitor_id": "v", "placement": "app_offers"}).get_json()
+    assert body["policy"] == "fallback" and body["items"]
+    assert body["items"][0]["reasons"][0] == "model error"
+
+
+def test_redis_down_still_answers(model_settings):
+    down = create_app(dataclasses.replace(model_settings, redis_url="redis://127.0.0.1:1/0")).test_client()
+    for placement in ("app_offers", "home_hero", "next_step_panel", "email_block"):
+        answer = down.post("/v1/decisions", json={"visitor_id": "v", "placement": placement})
+        assert answer.status_code == 200 and answer.get_json()["policy"] == "fallback"
