@@ -2,6 +2,7 @@
 
     python bench/api_bench.py --url http://127.0.0.1:8000 --requests 2000 --concurrency 1
     python bench/api_bench.py --concurrency 8 --redis-url redis://127.0.0.1:6379/0
+    python bench/api_bench.py --candidates 50      # creates 50 items and a placement through the API
 
 Bounded: each phase stops after --requests requests or --max-seconds, whichever comes first.
 """
@@ -31,15 +32,45 @@ def event_body(rng: random.Random, visitors: int) -> dict:
     }
 
 
-def decision_body(rng: random.Random, visitors: int, candidates: list[str] | None) -> dict:
-    body = {
+def decision_body(rng: random.Random, visitors: int, placement: str | None) -> dict:
+    return {
         "visitor_id": f"bench-{rng.randrange(visitors)}",
-        "placement": rng.choice(PLACEMENTS) if not candidates else "app_offers",
+        "placement": placement or rng.choice(PLACEMENTS),
         "context": {"channel": rng.choice(["web", "app"])},
     }
-    if candidates:
-        body["candidates"] = candidates
-    return body
+
+
+def create_candidates(url: str, count: int) -> str:
+    """PUT `count` offers and a placement choosing 3 of them (value objective, 10% exploration)."""
+    parsed = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port or 80, timeout=10)
+    ids = [f"bench_offer_{n:03d}" for n in range(count)]
+    for n, item_id in enumerate(ids):
+        item = {"id": item_id, "kind": "offer", "title": f"Bench offer {n}", "tags": [f"t{n % 7}"], "value": 1 + n % 5}
+        _put(conn, f"/v1/catalog/items/{item_id}", item)
+    placement = f"bench_{count}"
+    _put(
+        conn,
+        f"/v1/placements/{placement}",
+        {
+            "id": placement,
+            "slots": 3,
+            "candidates": ids,
+            "objective": "value",
+            "exploration": {"epsilon": 0.1},
+            "max_per_tag": 2,
+        },
+    )
+    conn.close()
+    return placement
+
+
+def _put(conn, path: str, body: dict) -> None:
+    conn.request("PUT", path, json.dumps(body), {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    payload = response.read()
+    if response.status != 200:
+        raise SystemExit(f"PUT {path}: {response.status} {payload[:200]!r}")
 
 
 def run_phase(url: str, path: str, make_body, requests: int, concurrency: int, max_seconds: float) -> dict:
@@ -109,17 +140,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--visitors", type=int, default=1000)
-    parser.add_argument("--candidates", type=int, default=0, help="send this many explicit candidates (max 17)")
+    parser.add_argument("--candidates", type=int, default=0, help="decide over a placement with this many items")
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--redis-url", help="the server's Redis, to count commands per decision")
     args = parser.parse_args()
 
-    candidates = None
-    if args.candidates:
-        candidates = (ITEMS + ["offer_financing_0apr", "offer_tradein_bonus", "offer_ev_grant", "offer_service_plan"])[
-            : args.candidates
-        ]
-    print(f"target {args.url}, {args.concurrency} client(s), up to {args.requests} requests a phase")
+    placement = create_candidates(args.url, args.candidates) if args.candidates else None
+    print(
+        f"target {args.url}, {args.concurrency} client(s), up to {args.requests} requests a phase, "
+        f"placement {placement or 'demo placements'}"
+    )
     events = run_phase(
         args.url,
         "/v1/events",
@@ -133,7 +163,7 @@ def main() -> None:
     decisions = run_phase(
         args.url,
         "/v1/decisions",
-        lambda r: decision_body(r, args.visitors, candidates),
+        lambda r: decision_body(r, args.visitors, placement),
         args.requests,
         args.concurrency,
         args.max_seconds,
@@ -141,7 +171,7 @@ def main() -> None:
     after = redis_commands(args.redis_url)
     print("POST /v1/decisions ", json.dumps(decisions))
     if before is not None:
-        # INFO itself counts as one command per call.
+        # INFO itself counts as one command per call. Round-trips are pipelines: one read, one write.
         print(f"Redis commands per decision: {(after - before - 1) / decisions['requests']:.2f}")
 
 

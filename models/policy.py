@@ -38,22 +38,24 @@ def select(
     """
     picks: list[Pick] = []
     tag_counts: dict[str, int] = {}
-    taken: set[int] = set()
+    open_ = np.ones(len(scores), dtype=bool)  # not taken and still allowed by diversity
 
     def allowed(i: int) -> bool:
         return max_per_tag is None or all(tag_counts.get(t, 0) < max_per_tag for t in tags[i])
 
     def take(pick: Pick) -> None:
         picks.append(pick)
-        taken.add(pick.index)
+        open_[pick.index] = False
         for t in tags[pick.index]:
             tag_counts[t] = tag_counts.get(t, 0) + 1
+            if max_per_tag is not None and tag_counts[t] >= max_per_tag:
+                open_[[j for j, item_tags in enumerate(tags) if t in item_tags]] = False
 
     for i in pinned:
-        if len(picks) < slots and i not in taken and allowed(i):
+        if len(picks) < slots and open_[i] and allowed(i):
             take(Pick(i, 1.0, False))
     while len(picks) < slots:
-        available = np.array([i for i in range(len(scores)) if i not in taken and allowed(i)], dtype=int)
+        available = np.flatnonzero(open_)
         if not len(available):
             break
         probabilities = _slot_probabilities(scores[available], exploration)

@@ -163,3 +163,30 @@ def test_redis_down_still_answers(model_settings):
     for placement in ("app_offers", "home_hero", "next_step_panel", "email_block"):
         answer = down.post("/v1/decisions", json={"visitor_id": "v", "placement": placement})
         assert answer.status_code == 200 and answer.get_json()["policy"] == "fallback"
+
+
+def test_a_decision_costs_one_read_and_one_write_round_trip(model_settings, monkeypatch):
+    import redis
+
+    app = create_app(model_settings)
+    client = app.test_client()
+    send(client, "product_view", item_id="hero_x3_family_suv")
+    decide(client)  # warm: catalog cached, scripts loaded
+    trips = []
+    original_execute = redis.client.Pipeline.execute
+    original_command = redis.Redis.execute_command
+
+    def counted_execute(pipe, *args, **kwargs):
+        trips.append([c[0][0] for c in pipe.command_stack])
+        return original_execute(pipe, *args, **kwargs)
+
+    def counted_command(self, *args, **kwargs):
+        trips.append([args[0]])
+        return original_command(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted_execute)
+    monkeypatch.setattr(redis.Redis, "execute_command", counted_command)
+    decide(client)
+    assert len(trips) == 2, trips
+    assert trips[0] == ["HMGET", "HGETALL", "GET"]
+    assert trips[1][0] == "HINCRBY" and trips[1][-1] == "EXPIRE"
