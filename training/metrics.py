@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.metrics import log_loss, roc_auc_score
 
 
-def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
-    """Binned |mean predicted - observed rate|, weighted by bin size (binary, or top-label for multiclass)."""
+def calibration_curve(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict]:
+    """Reliability bins: mean predicted vs observed rate (binary, or top-label for multiclass)."""
     p, y = np.asarray(p, dtype=float), np.asarray(y)
     if p.ndim == 2:
         top = p.argmax(axis=1)
@@ -16,12 +16,26 @@ def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> 
         confidence, correct = p, y.astype(float)
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
-    error = 0.0
+    curve = []
     for b in range(bins):
         mask = which == b
         if mask.any():
-            error += mask.mean() * abs(confidence[mask].mean() - correct[mask].mean())
-    return float(error)
+            curve.append(
+                {
+                    "bin": [round(float(edges[b]), 2), round(float(edges[b + 1]), 2)],
+                    "mean_predicted": round(float(confidence[mask].mean()), 4),
+                    "observed": round(float(correct[mask].mean()), 4),
+                    "count": int(mask.sum()),
+                }
+            )
+    return curve
+
+
+def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
+    """Binned |mean predicted - observed rate|, weighted by bin size (binary, or top-label for multiclass)."""
+    curve = calibration_curve(p, y, bins)
+    total = sum(b["count"] for b in curve)
+    return float(sum(b["count"] / total * abs(b["mean_predicted"] - b["observed"]) for b in curve)) if total else 0.0
 
 
 def multiclass_metrics(p: np.ndarray, y: np.ndarray, classes: list[str]) -> dict:
@@ -40,6 +54,7 @@ def multiclass_metrics(p: np.ndarray, y: np.ndarray, classes: list[str]) -> dict
         "ece": round(expected_calibration_error(p, y), 4),
         "auc_per_class": auc,
         "auc_macro": round(float(np.mean(list(auc.values()))), 4) if auc else None,
+        "calibration": calibration_curve(p, y),
     }
 
 
@@ -53,6 +68,7 @@ def binary_metrics(p: np.ndarray, y: np.ndarray, group: np.ndarray | None = None
         "log_loss": round(float(log_loss(y, p, labels=[0, 1])), 4) if len(y) else None,
         "auc": round(float(roc_auc_score(y, p)), 4) if 0 < y.sum() < len(y) else None,
         "ece": round(expected_calibration_error(p, y), 4) if len(y) else None,
+        "calibration": calibration_curve(p, y) if len(y) else [],
     }
     if group is not None and len(y):
         hit, ndcg = ranking_metrics(p, y, np.asarray(group), k)

@@ -81,6 +81,10 @@ def train(
             "stage_mix": rows.stage_mix,
         },
         "metrics": {"next_stage": next_stage_metrics, "content": content_metrics},
+        "feature_importance": {
+            "next_stage": _importance(next_stage.booster_),
+            "content": _importance(content.booster_),
+        },
     }
     bundle = ModelBundle(version, manifest, spec, next_stage, content, rows.item_stats)
     registry = Registry(registry_dir)
@@ -150,6 +154,13 @@ def _fit_content(rows, spec: FeatureSpec, cutoff: float):
         metrics["model"]["log_loss"] < b["log_loss"] for b in metrics["baselines"].values()
     )
     return model, metrics
+
+
+def _importance(booster) -> dict[str, float]:
+    """Total gain per feature, largest first."""
+    gains = booster.feature_importance(importance_type="gain")
+    pairs = sorted(zip(booster.feature_name(), gains), key=lambda pair: -pair[1])
+    return {name: round(float(gain), 2) for name, gain in pairs}
 
 
 def _valid_tail(X, y, ts):
