@@ -36,7 +36,7 @@ class ModelBundle:
         directory.mkdir(parents=True, exist_ok=True)
         self.next_stage.save(directory)
         self.content.save(directory)
-        (directory / ITEM_STATS).write_text(json.dumps(self.item_stats.counts))
+        (directory / ITEM_STATS).write_text(json.dumps(self.item_stats.to_dict()))
         (directory / MANIFEST).write_text(json.dumps(self.manifest, indent=2, sort_keys=True))
 
     @classmethod
@@ -57,7 +57,7 @@ class ModelBundle:
         try:
             next_stage = NextStageModel.load(directory)
             content = ContentModel.load(directory)
-            item_stats = ItemStats(json.loads((directory / ITEM_STATS).read_text()))
+            item_stats = ItemStats.from_dict(json.loads((directory / ITEM_STATS).read_text()))
         except (OSError, ValueError, KeyError) as exc:
             raise BundleError(f"cannot load model from {directory}: {exc}; retrain or roll back") from exc
         except Exception as exc:  # LightGBM raises its own LightGBMError on a corrupt model file

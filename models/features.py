@@ -10,7 +10,7 @@ import numpy as np
 from models.catalog import ITEM_KINDS, Item
 from models.journey import JourneyMap
 
-FEATURE_SPEC_VERSION = "2"
+FEATURE_SPEC_VERSION = "3"
 CHANNELS = ("web", "app", "email", "store", "call_center", "social", "ads", "other")
 _LOG_DAY = math.log1p(86_400.0)
 
@@ -43,6 +43,7 @@ class FeatureSpec:
         self.item_names = [
             "item_pop_log",
             "item_stage_share",
+            "item_response_rate",
             "item_visitor_count",
             "item_is_last",
             "item_value",
@@ -134,6 +135,7 @@ class FeatureSpec:
             block[row] = (
                 item_stats.popularity_log(item_id),
                 item_stats.stage_share(item_id, stage),
+                item_stats.response_rate(item_id),
                 seen.get(item_id, 0),
                 1.0 if item_id == last_item else 0.0,
                 item.value if item else 1.0,
@@ -153,17 +155,42 @@ def channel_response_share(ctx: dict, channel: str | None) -> float:
 
 
 class ItemStats:
-    """Per-item engagement counts from the training slice, overall and per stage."""
+    """Per-item counts from the training data: engagements (overall and per stage), and, where
+    decisions were logged, impressions and responses (for a smoothed response rate)."""
 
-    def __init__(self, counts: dict[str, dict[str, int]] | None = None):
+    PRIOR_IMPRESSIONS = 20.0
+
+    def __init__(self, counts: dict[str, dict[str, int]] | None = None, shown=None, responded=None):
         self.counts = counts or {}
+        self.shown: dict[str, int] = shown or {}
+        self.responded: dict[str, int] = responded or {}
         self._totals = {item: sum(by_stage.values()) for item, by_stage in self.counts.items()}
+
+    def to_dict(self) -> dict:
+        return {"engagements": self.counts, "shown": self.shown, "responded": self.responded}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> ItemStats:
+        return cls(raw.get("engagements"), raw.get("shown"), raw.get("responded"))
 
     def add(self, item_id: str, stage: str | None) -> None:
         by_stage = self.counts.setdefault(item_id, {})
         key = stage or "none"
         by_stage[key] = by_stage.get(key, 0) + 1
         self._totals[item_id] = self._totals.get(item_id, 0) + 1
+
+    def add_impression(self, item_id: str, responded: bool) -> None:
+        self.shown[item_id] = self.shown.get(item_id, 0) + 1
+        if responded:
+            self.responded[item_id] = self.responded.get(item_id, 0) + 1
+
+    def response_rate(self, item_id: str) -> float:
+        """Responses per impression, smoothed toward the overall rate; -1 when nothing was logged."""
+        if not self.shown:
+            return -1.0
+        overall = (sum(self.responded.values()) + 1) / (sum(self.shown.values()) + 2)
+        k = self.PRIOR_IMPRESSIONS
+        return (self.responded.get(item_id, 0) + k * overall) / (self.shown.get(item_id, 0) + k)
 
     def total(self, item_id: str) -> int:
         return self._totals.get(item_id, 0)

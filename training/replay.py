@@ -28,6 +28,9 @@ class ContentRows:
     """Rows sharing a group id were one choice: the item engaged with and the sampled alternatives."""
     item_ids: list
     stages: list
+    weight: np.ndarray | None = None
+    """Inverse-propensity weights, when the rows are logged impressions."""
+    source: str = "engagements"
 
 
 @dataclasses.dataclass
@@ -82,8 +85,15 @@ def replay(
     max_rows: int | None = None,
     seed: int = 7,
     profiles: dict | None = None,
+    impressions: pd.DataFrame | None = None,
+    min_propensity: float = 0.05,
 ) -> Replay:
-    """Fold events in time order; emit a next-stage row after each, a content choice before each item touch."""
+    """Fold events in time order; emit a next-stage row after each event.
+
+    Content rows: with logged `impressions` (joined to their rewards), one row per shown item with
+    the context as it was at the decision, its position, and weight 1 / max(propensity,
+    min_propensity); without, a choice before each item touch between that item and random others.
+    """
     rng = np.random.default_rng(seed)
     labels = next_stage_labels(events, spec, horizon_s)
     sampled = np.ones(len(events), dtype=bool)
@@ -97,17 +107,46 @@ def replay(
     contexts: dict[str, dict] = {}
     stage_mix: dict[str, int] = {}
     ns_X, ns_y, ns_ts = [], [], []
-    ct_X, ct_y, ct_ts, ct_group, ct_items, ct_stages = [], [], [], [], [], []
+    ct_X, ct_y, ct_ts, ct_group, ct_items, ct_stages, ct_weight = [], [], [], [], [], [], []
     journey = spec.journey
+    use_impressions = impressions is not None and len(impressions) > 0
+    decisions = _decision_groups(impressions) if use_impressions else []
+    next_decision = 0
+
+    def emit_decisions_until(ts: float) -> None:
+        """Content rows for every decision made before `ts`, on the context as it was then."""
+        nonlocal next_decision
+        while next_decision < len(decisions) and decisions[next_decision]["ts"] <= ts:
+            d = decisions[next_decision]
+            ctx = contexts.get(d["who"]) or new_context(d["who"])
+            interests = profiles.get(d["who"], {}).get("interests", ())
+            ct_X.append(
+                spec.content_matrix(
+                    ctx, d["ts"], d["channel"], d["items"], item_stats, catalog_items, interests, d["positions"]
+                )
+            )
+            ct_y.extend(d["rewards"])
+            for item_id, reward in zip(d["items"], d["rewards"]):
+                # counted after the decision's own rows: a later decision sees it, this one does not
+                item_stats.add_impression(item_id, bool(reward))
+            ct_ts.extend([d["ts"]] * len(d["items"]))
+            ct_group.extend([next_decision] * len(d["items"]))
+            ct_items.extend(d["items"])
+            ct_stages.extend([ctx["stage"]] * len(d["items"]))
+            ct_weight.extend(1.0 / np.clip(np.nan_to_num(d["propensities"], nan=1.0), min_propensity, 1.0))
+            next_decision += 1
+
     columns = ["event_id", "visitor_id", "type", "ts", "channel", "item_id", "value", "user_id"]
     for row_index, values in enumerate(events[columns].itertuples(index=False, name=None)):
         event = dict(zip(columns, values))
+        if use_impressions:
+            emit_decisions_until(event["ts"])
         visitor = profile_key(event)
         ctx = contexts.get(visitor)
         if ctx is None:
             ctx = contexts[visitor] = new_context(visitor)
         item = event["item_id"]
-        if item is not None and sampled[row_index] and journey.stage_of(event["type"]) is not None:
+        if not use_impressions and item is not None and sampled[row_index] and journey.stage_of(event["type"]):
             choice = _sample_choice(item, universe, universe_index, negatives, rng)
             interests = profiles.get(visitor, {}).get("interests", ())
             block = spec.content_matrix(
@@ -128,6 +167,8 @@ def replay(
             ns_X.append(spec.context_row(ctx, event["ts"], event["channel"]))
             ns_y.append(labels[row_index])
             ns_ts.append(event["ts"])
+    if use_impressions:
+        emit_decisions_until(float("inf"))
     width_ns, width_ct = len(spec.context_names), len(spec.content_names)
     return Replay(
         next_stage=NextStageRows(
@@ -142,10 +183,35 @@ def replay(
             group=np.asarray(ct_group),
             item_ids=ct_items,
             stages=ct_stages,
+            weight=np.asarray(ct_weight) if use_impressions else None,
+            source="impressions" if use_impressions else "engagements",
         ),
         item_stats=item_stats,
         stage_mix=stage_mix,
     )
+
+
+def _decision_groups(impressions: pd.DataFrame) -> list[dict]:
+    """Impressions grouped into decisions, in time order, each with its shown items and rewards."""
+    frame = impressions.assign(
+        who=impressions["user_id"].where(impressions["user_id"].notna(), impressions["visitor_id"])
+    ).sort_values(["ts", "decision_id", "position"], kind="stable")
+    groups = []
+    for decision_id, rows in frame.groupby("decision_id", sort=False):
+        groups.append(
+            {
+                "decision_id": decision_id,
+                "who": rows["who"].iloc[0],
+                "ts": float(rows["ts"].iloc[0]),
+                "channel": rows["channel"].iloc[0],
+                "items": rows["item_id"].tolist(),
+                "positions": rows["position"].astype(int).tolist(),
+                "rewards": rows["reward"].astype(int).tolist(),
+                "propensities": rows["propensity"].to_numpy(dtype=float),
+            }
+        )
+    groups.sort(key=lambda g: g["ts"])
+    return groups
 
 
 def _sample_choice(item, universe, universe_index, negatives, rng) -> list:

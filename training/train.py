@@ -16,6 +16,8 @@ from models.features import FeatureSpec
 from models.journey import JourneyMap
 from models.next_stage import BaseRateBaseline, MarkovChainBaseline, NextStageModel
 from models.registry import Registry, new_version
+from training.decision_logs import read_impressions
+from training.join import join_outcomes
 from training.metrics import binary_metrics, multiclass_metrics
 from training.readers import fingerprint, read_events
 from training.replay import replay
@@ -43,21 +45,49 @@ def train(
     max_bad_rows: int = 0,
     max_rows: int | None = None,
     progress=print,
+    decisions_path: Path | str | None = None,
+    reward_types: tuple[str, ...] | None = None,
+    reward_window_hours: float = 24.0,
+    profiles: dict | None = None,
 ) -> dict:
-    """The whole training run; returns the summary that `--json` prints."""
+    """The whole training run; returns the summary that `--json` prints.
+
+    With `decisions_path`, the content model learns from logged impressions joined to their
+    outcomes (rewards: `reward_types`, default the journey map's outcomes, within the window),
+    weighted by inverse logged propensity; otherwise from the items visitors engaged with.
+    """
     started = time.perf_counter()
     progress(f"reading events from {events_path}")
     events = read_events(events_path, max_bad_rows=max_bad_rows)
     if len(events) < 50:
         raise NotEnoughData(f"{len(events)} events in {events_path}: need at least 50 to train and evaluate")
     spec = FeatureSpec(journey)
+    joined = None
+    if decisions_path is not None:
+        impressions = read_impressions(decisions_path)
+        rewards = tuple(reward_types or journey.outcomes)
+        joined = join_outcomes(impressions, events, rewards, reward_window_hours * 3600)
+        progress(
+            f"joined {len(impressions):,} impressions to outcomes {list(rewards)}: "
+            + ", ".join(f"{k} {v:,}" for k, v in joined.counts.items())
+        )
     progress(f"replaying {len(events):,} events from {events['visitor_id'].nunique():,} visitors")
-    rows = replay(events, spec, catalog.items, horizon_days * 86_400, max_rows=max_rows)
+    rows = replay(
+        events,
+        spec,
+        catalog.items,
+        horizon_days * 86_400,
+        max_rows=max_rows,
+        profiles=profiles,
+        impressions=joined.impressions if joined is not None else None,
+    )
     cutoff = float(np.quantile(events["ts"], 1 - TEST_SHARE))
     progress(f"training on events before {_iso(cutoff)}, evaluating on the rest")
     next_stage, next_stage_metrics = _fit_next_stage(rows.next_stage, spec, cutoff)
     progress("next-stage model fitted")
-    content, content_metrics = _fit_content(rows.content, spec, cutoff)
+    # Decisions may cover only a recent stretch of the events: split them on their own time.
+    content_cutoff = cutoff if rows.content.source == "engagements" else _quantile(rows.content.ts)
+    content, content_metrics = _fit_content(rows.content, spec, content_cutoff)
     progress("content model fitted")
     version = new_version()
     files = events.attrs["files"]
@@ -79,6 +109,8 @@ def train(
             "time_range": [_iso(events["ts"].min()), _iso(events["ts"].max())],
             "split_at": _iso(cutoff),
             "stage_mix": rows.stage_mix,
+            "content_rows_from": rows.content.source,
+            **({"decisions": str(decisions_path), "outcome_join": joined.counts} if joined is not None else {}),
         },
         "metrics": {"next_stage": next_stage_metrics, "content": content_metrics},
         "feature_importance": {
@@ -110,7 +142,7 @@ def _fit_next_stage(rows, spec: FeatureSpec, cutoff: float):
     train_mask, test_mask = time_split(rows.ts, cutoff)
     if train_mask.sum() < 20 or test_mask.sum() < 5:
         raise NotEnoughData("too few next-stage rows on one side of the time split; send more history")
-    X_fit, y_fit, X_valid, y_valid = _valid_tail(rows.X[train_mask], rows.y[train_mask], rows.ts[train_mask])
+    X_fit, y_fit, X_valid, y_valid, _ = _valid_tail(rows.X[train_mask], rows.y[train_mask], rows.ts[train_mask])
     model = NextStageModel(n_classes).fit(X_fit, y_fit, X_valid, y_valid, feature_names=spec.context_names)
     markov = MarkovChainBaseline(n_classes, stage_column=spec.context_names.index("stage_idx")).fit(
         rows.X[train_mask], rows.y[train_mask]
@@ -136,14 +168,24 @@ def _fit_content(rows, spec: FeatureSpec, cutoff: float):
     train_mask, test_mask = time_split(rows.ts, cutoff)
     if train_mask.sum() < 20 or test_mask.sum() < 5 or rows.y[train_mask].sum() == 0:
         raise NotEnoughData("too few content rows (touchpoints with an item_id) on one side of the time split")
-    X_fit, y_fit, X_valid, y_valid = _valid_tail(rows.X[train_mask], rows.y[train_mask], rows.ts[train_mask])
-    model = ContentModel().fit(X_fit, y_fit, X_valid=X_valid, y_valid=y_valid, feature_names=spec.content_names)
+    weight = rows.weight if rows.weight is not None else np.ones(len(rows.y))
+    X_fit, y_fit, X_valid, y_valid, w_fit = _valid_tail(
+        rows.X[train_mask], rows.y[train_mask], rows.ts[train_mask], weight[train_mask]
+    )
+    model = ContentModel().fit(
+        X_fit, y_fit, weight=w_fit, X_valid=X_valid, y_valid=y_valid, feature_names=spec.content_names
+    )
     items, stages = np.asarray(rows.item_ids, dtype=object), np.asarray(rows.stages, dtype=object)
-    popularity = PopularityBaseline().fit(items[train_mask], stages[train_mask], rows.y[train_mask])
+    popularity = PopularityBaseline().fit(
+        items[train_mask], stages[train_mask], rows.y[train_mask], weight=weight[train_mask]
+    )
     random = RandomBaseline().fit(rows.y[train_mask])
     X_test, y_test, group = rows.X[test_mask], rows.y[test_mask], rows.group[test_mask]
     metrics = {
         "rows": {"train": int(train_mask.sum()), "test": int(test_mask.sum())},
+        "split_at": _iso(cutoff),
+        "trained_on": rows.source,
+        "ips_weights": _weight_summary(rows.weight),
         "model": binary_metrics(model.predict(X_test), y_test, group),
         "baselines": {
             "popularity": binary_metrics(popularity.predict(items[test_mask], stages[test_mask]), y_test, group),
@@ -156,6 +198,10 @@ def _fit_content(rows, spec: FeatureSpec, cutoff: float):
     return model, metrics
 
 
+def _quantile(ts: np.ndarray) -> float:
+    return float(np.quantile(ts, 1 - TEST_SHARE)) if len(ts) else 0.0
+
+
 def _importance(booster) -> dict[str, float]:
     """Total gain per feature, largest first."""
     gains = booster.feature_importance(importance_type="gain")
@@ -163,15 +209,27 @@ def _importance(booster) -> dict[str, float]:
     return {name: round(float(gain), 2) for name, gain in pairs}
 
 
-def _valid_tail(X, y, ts):
+def _valid_tail(X, y, ts, weight=None):
     """Split the latest VALID_SHARE of the training rows off for early stopping and calibration."""
     if len(ts) < 50:
-        return X, y, None, None
+        return X, y, None, None, weight
     edge = np.quantile(ts, 1 - VALID_SHARE)
     fit, valid = ts < edge, ts >= edge
     if fit.sum() < 20 or valid.sum() < 10:
-        return X, y, None, None
-    return X[fit], y[fit], X[valid], y[valid]
+        return X, y, None, None, weight
+    return X[fit], y[fit], X[valid], y[valid], (weight[fit] if weight is not None else None)
+
+
+def _weight_summary(weight) -> dict | None:
+    """How far the logged policy was from uniform: the spread of the inverse-propensity weights."""
+    if weight is None:
+        return None
+    return {
+        "min": round(float(weight.min()), 3),
+        "mean": round(float(weight.mean()), 3),
+        "max": round(float(weight.max()), 3),
+        "effective_sample_size": round(float(weight.sum() ** 2 / (weight**2).sum()), 1),
+    }
 
 
 def _iso(ts: float) -> str:
