@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--horizon-days", type=float, default=settings.horizon_days)
     train.add_argument("--max-bad-rows", type=int, default=0, help="skip up to this many bad rows, then stop")
     train.add_argument("--max-rows", type=int, default=None, help="sample at most about this many events")
+    train.add_argument("--decisions", help="decision log file or directory: learn content from impressions (IPS)")
+    train.add_argument("--reward-types", help="comma-separated outcome event types (default: the map's outcomes)")
+    train.add_argument("--reward-window-hours", type=float, default=24.0)
+    train.add_argument("--profiles", help="JSON Lines of {visitor_id, profile} (interests shape the features)")
     train.add_argument("--no-promote", action="store_true", help="register without making it current")
     train.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
@@ -65,12 +69,22 @@ def _train(args, settings: Settings) -> int:
         max_bad_rows=args.max_bad_rows,
         max_rows=args.max_rows,
         progress=progress,
+        decisions_path=args.decisions,
+        reward_types=tuple(args.reward_types.split(",")) if args.reward_types else None,
+        reward_window_hours=args.reward_window_hours,
+        profiles=_read_profiles(args.profiles) if args.profiles else None,
     )
     if args.json:
         print(json.dumps(summary))
     else:
         print(format_summary(summary))
     return 0
+
+
+def _read_profiles(path: str) -> dict:
+    """{visitor_id: profile} from JSON Lines of {"visitor_id", "profile"}."""
+    with open(path) as handle:
+        return {row["visitor_id"]: row["profile"] for row in map(json.loads, handle) if row}
 
 
 def format_summary(summary: dict) -> str:
