@@ -92,6 +92,11 @@ class PlacementSchema(_Strict):
     max_per_tag = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
     caps = fields.Nested(CapsSchema, load_default=dict)
     filters = fields.List(fields.Nested(FilterSchema), load_default=list)
+    reward = fields.List(
+        fields.String(validate=validate.Length(1, 64)),
+        load_default=list,
+        metadata={"description": "event types that count as a response here; empty = the journey's outcomes"},
+    )
 
     @validates("candidates")
     def _candidates_shape(self, value, **_):
@@ -162,6 +167,7 @@ class Placement:
     max_per_tag: int | None = None
     caps: dict = dataclasses.field(default_factory=dict)
     filters: tuple[dict, ...] = ()
+    reward: tuple[str, ...] = ()
 
     def candidate_ids(self, catalog: Catalog) -> list[str]:
         """The placement's pool: its explicit ids, or the catalog items matching its filter."""
@@ -183,6 +189,7 @@ class Placement:
         data["candidates"] = tuple(candidates) if isinstance(candidates, list) else dict(candidates)
         data["default_items"] = tuple(data["default_items"])
         data["filters"] = tuple(data["filters"])
+        data["reward"] = tuple(data["reward"])
         return cls(**data)
 
     def to_dict(self) -> dict:

@@ -64,13 +64,16 @@ class DecisionEngine:
 
         branch = self._branch(request["visitor_id"], placement, state, profile, now, trace)
         next_stage: dict = {}
+        eligible: list[str] = []
         if branch in ("holdout", "default"):
-            shown = [(i, 1.0, [trace["branch_reason"]], None) for i in self._defaults(catalog, placement, now)][:limit]
+            eligible = self._defaults(catalog, placement, now)
+            shown = [(i, 1.0, [trace["branch_reason"]], None) for i in eligible][:limit]
         elif branch == "capped":
             shown = []
         else:
             screened = screen(candidates, catalog, placement, context, profile, _counts(state), channel, now)
             trace["removed"] = screened.removed
+            eligible = screened.eligible
             branch, shown, next_stage = self._rank(
                 branch,
                 bundle,
@@ -107,7 +110,7 @@ class DecisionEngine:
         }
         if state is not None and shown:
             self._count_impressions(profile_id, placement, decision["items"], channel, now, state, trace)
-        self._log(decision, context, channel, now)
+        self._log(decision, context, channel, now, eligible, placement.reward)
         if request.get("explain"):
             trace["caps"] = _caps_state(catalog, placement, candidates, _counts(state), now)
             decision["explain"] = trace
@@ -280,9 +283,13 @@ class DecisionEngine:
             log.warning("impressions not counted: %s", error.message)
             trace["store_error"] = error.message
 
-    def _log(self, decision: dict, context: dict | None, channel: str | None, now: float) -> None:
+    def _log(self, decision, context, channel, now, candidates: list[str], reward: tuple[str, ...]) -> None:
+        """Durably, for training and evaluation: what could have been shown (`candidates`), what was,
+        with positions and propensities, and what counts as a response here."""
         record = {
             **decision,
+            "candidates": candidates,
+            "reward": list(reward),
             "ts": now,
             "timestamp": dt.datetime.fromtimestamp(now, dt.UTC).isoformat().replace("+00:00", "Z"),
             "channel": channel,

@@ -58,6 +58,8 @@ def read_impressions(path: Path | str) -> pd.DataFrame:
                         "policy": record.get("policy"),
                         "model_version": record.get("model_version"),
                         "stage": record.get("stage"),
+                        "candidates": tuple(record.get("candidates") or ()),
+                        "reward": tuple(record.get("reward") or ()),
                     }
                     for position, item in enumerate(record.get("items") or ()):
                         rows.append(
@@ -82,3 +84,11 @@ def no_impressions() -> pd.DataFrame:
     frame["propensity"] = frame["propensity"].astype(float)
     frame["position"] = np.array([], dtype=int)
     return frame
+
+
+def placement_rewards(impressions: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """Each placement's own reward event types, as its latest logged decision names them."""
+    if "reward" not in impressions or not len(impressions):
+        return {}
+    latest = impressions.drop_duplicates("placement", keep="last")
+    return {p: tuple(r) for p, r in zip(latest["placement"], latest["reward"]) if r}

@@ -16,7 +16,7 @@ from models.features import FeatureSpec
 from models.journey import JourneyMap
 from models.next_stage import BaseRateBaseline, MarkovChainBaseline, NextStageModel
 from models.registry import Registry, new_version
-from training.decision_logs import read_impressions
+from training.decision_logs import placement_rewards, read_impressions
 from training.join import join_outcomes
 from training.metrics import binary_metrics, multiclass_metrics
 from training.readers import fingerprint, read_events
@@ -66,7 +66,7 @@ def train(
     if decisions_path is not None:
         impressions = read_impressions(decisions_path)
         rewards = tuple(reward_types or journey.outcomes)
-        joined = join_outcomes(impressions, events, rewards, reward_window_hours * 3600)
+        joined = join_outcomes(impressions, events, rewards, reward_window_hours * 3600, placement_rewards(impressions))
         progress(
             f"joined {len(impressions):,} impressions to outcomes {list(rewards)}: "
             + ", ".join(f"{k} {v:,}" for k, v in joined.counts.items())

@@ -73,3 +73,18 @@ def test_join_rules_and_counts():
         "duplicate": 1,
         "orphan": 2,
     }
+
+
+def test_a_placement_names_its_own_reward():
+    events = pd.DataFrame(
+        [outcome(1 * HOUR, "v1", "b", "d1", kind="add_to_cart"), outcome(1 * HOUR, "v2", "c", "d3", kind="click")]
+    )
+    joined = join_outcomes(
+        impressions().assign(placement=["cart", "cart", "cart", "home"]),
+        events,
+        ["click"],
+        24 * HOUR,
+        placement_rewards={"cart": ("add_to_cart",)},
+    )
+    rewarded = set(joined.impressions.loc[joined.impressions["reward"] == 1, "decision_id"])
+    assert rewarded == {"d1", "d3"}
