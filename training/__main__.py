@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     promote = commands.add_parser("promote", help="make a version current")
     promote.add_argument("version")
     commands.add_parser("rollback", help="make the previously current version current again")
+    report = commands.add_parser("report", help="(re)write a version's HTML training report; prints its path")
+    report.add_argument("version", nargs="?", help="model version (default: the current one)")
 
     args = parser.parse_args(argv)
     try:
@@ -153,7 +155,28 @@ def _rollback(args, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "simulate": _simulate, "list": _list, "promote": _promote, "rollback": _rollback}
+def _report(args, settings: Settings) -> int:
+    from models.errors import NotFound
+    from training.report import write_training_report
+
+    registry = Registry(args.registry)
+    version = args.version or registry.current()
+    if version is None:
+        raise NotFound(f"no current version in {args.registry}: name a version (see `python -m training list`)")
+    if version not in registry.versions():
+        raise NotFound(f"model version {version} not found in {args.registry}; see `python -m training list`")
+    print(write_training_report(registry.path(version)))
+    return 0
+
+
+COMMANDS = {
+    "train": _train,
+    "simulate": _simulate,
+    "list": _list,
+    "promote": _promote,
+    "rollback": _rollback,
+    "report": _report,
+}
 
 if __name__ == "__main__":
     sys.exit(main())
