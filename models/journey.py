@@ -19,6 +19,8 @@ class JourneyMap:
     events: dict[str, str]
     outcomes: tuple[str, ...] = ()
     lapse_after_days: float = 180.0
+    conversion_stage: str | None = None
+    """The stage that counts as converting; None means "conversion" if declared, else the last stage."""
 
     def __post_init__(self):
         if not self.stages:
@@ -26,6 +28,10 @@ class JourneyMap:
         unknown = sorted({s for s in self.events.values() if s not in self.stages})
         if unknown:
             raise ConfigError(f"journey map: events point at undeclared stages {unknown}")
+        if self.conversion_stage is not None and self.conversion_stage not in self.stages:
+            raise ConfigError(
+                f"journey map: conversion_stage {self.conversion_stage!r} is not one of the stages {list(self.stages)}"
+            )
 
     def stage_of(self, event_type: str) -> str | None:
         """The stage an event type evidences, or None for outcomes and unmapped types."""
@@ -35,17 +41,28 @@ class JourneyMap:
         return self.stages.index(stage) if stage in self.stages else -1
 
     @property
+    def conversion(self) -> str:
+        """The stage whose reaching makes a journey a converting one (journey analytics)."""
+        if self.conversion_stage is not None:
+            return self.conversion_stage
+        return "conversion" if "conversion" in self.stages else self.stages[-1]
+
+    @property
     def next_stage_classes(self) -> tuple[str, ...]:
         """Classes of the next-stage model: each stage, then exit."""
         return (*self.stages, EXIT)
 
     def to_dict(self) -> dict:
-        return {
+        raw = {
             "stages": list(self.stages),
             "events": dict(self.events),
             "outcomes": list(self.outcomes),
             "lapse_after_days": self.lapse_after_days,
         }
+        if self.conversion_stage is not None:
+            # only when set, so the maps recorded in existing bundles keep their exact shape
+            raw["conversion_stage"] = self.conversion_stage
+        return raw
 
     @classmethod
     def from_dict(cls, raw: dict) -> JourneyMap:
@@ -55,6 +72,7 @@ class JourneyMap:
                 events=dict(raw.get("events") or {}),
                 outcomes=tuple(raw.get("outcomes") or ()),
                 lapse_after_days=float(raw.get("lapse_after_days", 180)),
+                conversion_stage=raw.get("conversion_stage"),
             )
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"journey map is malformed: {exc}") from exc

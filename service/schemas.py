@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+import datetime as dt
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from models.events import EventSchema
 
@@ -107,8 +109,52 @@ class JourneySchema(Schema):
     events = fields.Dict(keys=fields.String(), values=fields.String())
     outcomes = fields.List(fields.String())
     lapse_after_days = fields.Float()
+    conversion_stage = fields.String(metadata={"description": "present when the map names its conversion stage"})
 
 
 class HealthSchema(Schema):
     status = fields.String()
     checks = fields.Dict()
+
+
+ANALYTICS_DEFAULT_DAYS = 30
+
+
+class JourneyAnalyticsQuerySchema(StrictSchema):
+    since = fields.AwareDateTime(
+        format="iso",
+        metadata={"description": f"ISO-8601 with zone; default: {ANALYTICS_DEFAULT_DAYS} days before until"},
+    )
+    until = fields.AwareDateTime(format="iso", metadata={"description": "ISO-8601 with zone, excluded; default: now"})
+    channel = fields.String(
+        validate=validate.Length(1, 32), metadata={"description": "only this channel's touchpoints"}
+    )
+
+    @validates_schema
+    def _until_after_since(self, data, **_):
+        if data.get("since") and data.get("until") and data["until"] <= data["since"]:
+            raise ValidationError("must be later than since", "until")
+
+    @post_load
+    def _default_window(self, data, **_):
+        until = data.get("until") or dt.datetime.now(dt.UTC)
+        since = data.get("since") or until - dt.timedelta(days=ANALYTICS_DEFAULT_DAYS)
+        if until <= since:  # only since given, and it lies in the future
+            raise ValidationError("must be in the past when until is not given", "since")
+        return {"since": since, "until": until, "channel": data.get("channel")}
+
+
+class JourneyAnalyticsSchema(Schema):
+    """Every figure of the journey report (the same as report.json of `python -m training analyze`)."""
+
+    summary = fields.Dict(metadata={"description": "events, visitors, converting, time range, filters"})
+    stages = fields.List(fields.String())
+    conversion_stage = fields.String()
+    findings = fields.List(fields.Dict(), metadata={"description": "where the real journey departs from the map"})
+    gaps = fields.Dict(metadata={"description": "expected moves rarely taken; frequent moves the map lacks"})
+    transitions = fields.Dict(metadata={"description": "counts and probabilities from entry/stages to stages/exit"})
+    funnel = fields.List(fields.Dict(), metadata={"description": "per stage: reached, skipped, time in stage"})
+    paths = fields.Dict(metadata={"description": "commonest stage and touchpoint paths to conversion and drop-off"})
+    channels = fields.Dict(metadata={"description": "channel mix per stage, first touch, cross-channel journeys"})
+    touchpoints = fields.Dict(metadata={"description": "conversion with/without each touchpoint (association)"})
+    unknown_event_types = fields.List(fields.Dict())

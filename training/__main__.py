@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
+import time
+from pathlib import Path
 
 from config.settings import Settings
 from models.catalog import Catalog
@@ -38,6 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--out", required=True)
     simulate.add_argument("--visitors", type=int, default=3000)
     simulate.add_argument("--seed", type=int, default=11)
+
+    analyze = commands.add_parser("analyze", help="journey report: the real journey beside the designed map")
+    analyze.add_argument("--events", required=True, help="event file or directory (JSONL, CSV, Parquet)")
+    analyze.add_argument("--journey", default=str(settings.config_dir / "journey.yaml"), help="journey map YAML")
+    analyze.add_argument("--out", required=True, help="directory for report.html and report.json")
+    analyze.add_argument("--since", type=_instant, help="first instant, ISO-8601 (UTC if no zone)")
+    analyze.add_argument("--until", type=_instant, help="end instant (excluded), ISO-8601 (UTC if no zone)")
+    analyze.add_argument("--channel", help="only this channel's touchpoints (the journey as seen there)")
+    analyze.add_argument("--segment", help="file of visitor ids, one a line: analyse only those journeys")
+    analyze.add_argument("--max-bad-rows", type=int, default=0, help="skip up to this many bad rows, then stop")
+    analyze.add_argument("--json", action="store_true", help="print the summary and findings as one JSON object")
 
     listing = commands.add_parser("list", help="registered versions with their data and metrics")
     listing.add_argument("--json", action="store_true")
@@ -112,6 +126,56 @@ def _simulate(args, settings: Settings) -> int:
     return 0
 
 
+def _analyze(args, settings: Settings) -> int:
+    from models.analytics import analyze_journeys
+    from training.analytics_report import write_report
+    from training.readers import read_events
+
+    journey = JourneyMap.load(args.journey)
+    started = time.perf_counter()
+    events = read_events(args.events, max_bad_rows=args.max_bad_rows)
+    read_s = time.perf_counter() - started
+    segment = _read_segment(args.segment) if args.segment else None
+    figures = analyze_journeys(
+        events, journey, since=args.since, until=args.until, channel=args.channel, visitors=segment
+    )
+    analyze_s = time.perf_counter() - started - read_s
+    html_path, json_path = write_report(figures, args.out)
+    timings = {"read_s": round(read_s, 2), "analyze_s": round(analyze_s, 2)}
+    timings["total_s"] = round(time.perf_counter() - started, 2)
+    if args.json:
+        print(json.dumps({"summary": figures["summary"], "findings": figures["findings"], "seconds": timings}))
+        return 0
+    summary = figures["summary"]
+    print(
+        f"{summary['events']:,} events, {summary['visitors']:,} journeys, {summary['converting']:,} converting; "
+        f"read {timings['read_s']} s, analysed {timings['analyze_s']} s, total {timings['total_s']} s"
+    )
+    print("Where the real journey departs from the map:")
+    for finding in figures["findings"][:8]:
+        print(f"  - {finding['text']}")
+    print(f"wrote {html_path} and {json_path}")
+    return 0
+
+
+def _read_segment(path: str) -> set[str]:
+    """Visitor ids, one a line (a first line `visitor_id` is a header); blank lines are ignored."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as exc:
+        raise WayfinderError(f"cannot read the segment file {path}: {exc.strerror}") from exc
+    ids = {line.strip() for line in lines if line.strip()}
+    return ids - {"visitor_id"}
+
+
+def _instant(text: str) -> dt.datetime:
+    try:
+        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 date or time") from exc
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+
+
 def _list(args, settings: Settings) -> int:
     registry = Registry(args.registry)
     current = registry.current()
@@ -172,6 +236,7 @@ def _report(args, settings: Settings) -> int:
 COMMANDS = {
     "train": _train,
     "simulate": _simulate,
+    "analyze": _analyze,
     "list": _list,
     "promote": _promote,
     "rollback": _rollback,
