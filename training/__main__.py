@@ -53,10 +53,41 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument("--max-bad-rows", type=int, default=0, help="skip up to this many bad rows, then stop")
     analyze.add_argument("--json", action="store_true", help="print the summary and findings as one JSON object")
 
+    lift = commands.add_parser("lift", help="lift report: personalized vs holdout per placement and stage, 95% CI")
+    lift.add_argument("--data-dir", default=str(settings.data_dir), help="the service's data dir (decisions/, events/)")
+    lift.add_argument("--since", help="first instant, ISO-8601 (UTC if no zone; default: 30 days before until)")
+    lift.add_argument("--until", help="end instant (excluded), ISO-8601 (default: now)")
+    lift.add_argument("--placement", help="only this placement")
+    lift.add_argument("--journey", default=str(settings.config_dir / "journey.yaml"), help="journey map YAML")
+    lift.add_argument("--reward-types", help="comma-separated outcome event types (default: the map's outcomes)")
+    lift.add_argument("--window-hours", type=float, default=24.0, help="reward window after a decision")
+    lift.add_argument("--conversion-window-days", type=float, default=7.0, help="conversion window after a decision")
+    lift.add_argument("--out", help="directory for lift.html and lift.json")
+    lift.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
+
     listing = commands.add_parser("list", help="registered versions with their data and metrics")
     listing.add_argument("--json", action="store_true")
-    promote = commands.add_parser("promote", help="make a version current")
+    promote = commands.add_parser("promote", help="make a version current, if it passes the gate")
     promote.add_argument("version")
+    promote.add_argument("--data-dir", default=str(settings.data_dir), help="the service's logs to evaluate on")
+    promote.add_argument("--margin", type=float, default=0.0, help="how much worse than the champion is tolerated")
+    promote.add_argument("--force", action="store_true", help="skip the gate (needs --reason)")
+    promote.add_argument("--reason", help="why the gate is skipped; recorded in the history")
+
+    evaluate = commands.add_parser("evaluate", help="off-policy estimate of a policy's value on logged decisions")
+    evaluate.add_argument("--model", required=True, help="a version, current, uniform, or always:<item_id>")
+    evaluate.add_argument("--decisions", required=True, help="decision log file or directory")
+    evaluate.add_argument("--events", help="events with the outcomes (default: events/ beside the decisions)")
+    evaluate.add_argument("--journey", help="journey map YAML (default: <config-dir>/journey.yaml)")
+    evaluate.add_argument("--config-dir", default=str(settings.config_dir))
+    evaluate.add_argument("--window-hours", type=float, default=24.0, help="reward window")
+    evaluate.add_argument("--json", action="store_true")
+
+    retrain = commands.add_parser("retrain", help="train on the service's logs, evaluate, promote through the gate")
+    retrain.add_argument("--data-dir", default=str(settings.data_dir))
+    retrain.add_argument("--config-dir", default=str(settings.config_dir))
+    retrain.add_argument("--margin", type=float, default=0.0)
+    retrain.add_argument("--json", action="store_true")
     commands.add_parser("rollback", help="make the previously current version current again")
     report = commands.add_parser("report", help="(re)write a version's HTML training report; prints its path")
     report.add_argument("version", nargs="?", help="model version (default: the current one)")
@@ -176,6 +207,30 @@ def _instant(text: str) -> dt.datetime:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
+def _lift(args, settings: Settings) -> int:
+    from models.lift import lift_from_log, parse_instant
+    from training.lift_report import format_table, write_lift_report
+
+    report = lift_from_log(
+        args.data_dir,
+        JourneyMap.load(args.journey),
+        since=parse_instant(args.since, "--since") if args.since else None,
+        until=parse_instant(args.until, "--until") if args.until else None,
+        placement=args.placement,
+        reward_types=tuple(args.reward_types.split(",")) if args.reward_types else None,
+        window_hours=args.window_hours,
+        conversion_window_days=args.conversion_window_days,
+    )
+    paths = write_lift_report(report, args.out) if args.out else None
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(format_table(report))
+    if paths:
+        print(f"wrote {paths[0]} and {paths[1]}")
+    return 0
+
+
 def _list(args, settings: Settings) -> int:
     registry = Registry(args.registry)
     current = registry.current()
@@ -208,8 +263,77 @@ def _list(args, settings: Settings) -> int:
 
 
 def _promote(args, settings: Settings) -> int:
-    Registry(args.registry).promote(args.version)
+    from training.lifecycle import gated_promote
+
+    if args.force and not args.reason:
+        raise WayfinderError("--force needs --reason '...': it is recorded in the promotion history")
+    journey = JourneyMap.load(settings.config_dir / "journey.yaml")
+    outcome = gated_promote(
+        Registry(args.registry),
+        args.version,
+        journey,
+        Catalog.load(settings.config_dir),
+        Path(args.data_dir),
+        margin=args.margin,
+        force_reason=args.reason if args.force else None,
+    )
+    if "difference" in outcome:
+        print(_gate_line(outcome))
     print(f"{args.version} is current")
+    return 0
+
+
+def _gate_line(outcome: dict) -> str:
+    def value(entry):
+        low, high = entry["ci"]
+        return f"{entry['value']:.4f} (95% CI {low:.4f} to {high:.4f})"
+
+    return (
+        f"challenger {value(outcome['challenger']['ips'])}, champion {value(outcome['champion']['ips'])}, "
+        f"difference {value(outcome['difference'])}, margin {outcome['margin']}"
+    )
+
+
+def _evaluate(args, settings: Settings) -> int:
+    from training.evaluate import evaluate, load_logged
+
+    journey = JourneyMap.load(args.journey or f"{args.config_dir}/journey.yaml")
+    events = args.events or str(Path(args.decisions).parent / "events")
+    impressions, event_frame, counts = load_logged(args.decisions, events, journey, args.window_hours)
+    result = evaluate(
+        args.model, impressions, event_frame, Registry(args.registry), journey, Catalog.load(args.config_dir)
+    )
+    result["outcome_join"] = counts
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"policy {result['policy']} on {result['decisions']:,} decisions, {result['impressions']:,} impressions")
+    for name in ("logged_value", "ips", "snips", "dr"):
+        if name in result:
+            low, high = result[name]["ci"]
+            print(f"  {name:<13} {result[name]['value']:.4f}  (95% CI {low:.4f} to {high:.4f})")
+    print(f"  effective sample size {result['effective_sample_size']:,}, agreement {result['match_rate']:.1%}")
+    for warning in result["warnings"]:
+        print(f"  warning: {warning}")
+    return 0
+
+
+def _retrain(args, settings: Settings) -> int:
+    from training.lifecycle import retrain
+
+    journey = JourneyMap.load(f"{args.config_dir}/journey.yaml")
+    progress = (lambda message: print(message, file=sys.stderr)) if args.json else print
+    outcome = retrain(
+        Registry(args.registry), journey, Catalog.load(args.config_dir), Path(args.data_dir), args.margin, progress
+    )
+    if args.json:
+        print(json.dumps(outcome, default=str))
+    elif outcome["promoted"]:
+        if "difference" in outcome:
+            print(_gate_line(outcome))
+        print(f"{outcome['trained']['version']} is current")
+    else:
+        print(f"{outcome['trained']['version']} registered, not promoted: {outcome['reason']}")
     return 0
 
 
@@ -237,10 +361,13 @@ COMMANDS = {
     "train": _train,
     "simulate": _simulate,
     "analyze": _analyze,
+    "lift": _lift,
     "list": _list,
     "promote": _promote,
     "rollback": _rollback,
     "report": _report,
+    "evaluate": _evaluate,
+    "retrain": _retrain,
 }
 
 if __name__ == "__main__":

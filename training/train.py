@@ -21,6 +21,7 @@ from training.join import join_outcomes
 from training.metrics import binary_metrics, multiclass_metrics
 from training.readers import fingerprint, read_events
 from training.replay import replay
+from training.report import write_training_report
 
 TEST_SHARE = 0.2
 VALID_SHARE = 0.1
@@ -42,6 +43,7 @@ def train(
     catalog: Catalog,
     horizon_days: float = 30.0,
     promote: bool = True,
+    # promote=True makes a first version current; later ones must pass `promote`'s gate.
     max_bad_rows: int = 0,
     max_rows: int | None = None,
     progress=print,
@@ -120,12 +122,18 @@ def train(
     }
     bundle = ModelBundle(version, manifest, spec, next_stage, content, rows.item_stats)
     registry = Registry(registry_dir)
-    path = registry.write(version, bundle.save)
-    if promote:
-        registry.promote(version, reason="trained")
+    path = registry.write(version, lambda directory: (bundle.save(directory), write_training_report(directory)))
+    if promote and registry.current() is None:
+        registry.promote(version, reason="first version")
+    elif promote:
+        progress(
+            f"registered {version}; the champion {registry.current()} stays current until "
+            f"`python -m training promote {version}` passes the gate"
+        )
     return {
         "version": version,
         "path": str(path),
+        "report": str(path / "report.html"),
         "current": registry.current() == version,
         "seconds": round(time.perf_counter() - started, 2),
         "events": int(len(events)),

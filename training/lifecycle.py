@@ -1,0 +1,91 @@
+"""Champion and challenger: gated promotion and the one-command retrain a scheduler runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from models.catalog import Catalog
+from models.errors import WayfinderError
+from models.journey import JourneyMap
+from models.registry import Registry
+from training.evaluate import GateRefused, gate, load_logged
+
+DEFAULT_MARGIN = 0.0
+
+
+def gated_promote(
+    registry: Registry,
+    version: str,
+    journey: JourneyMap,
+    catalog: Catalog,
+    data_dir: Path,
+    margin: float = DEFAULT_MARGIN,
+    force_reason: str | None = None,
+) -> dict:
+    """Make `version` current if, on the logged traffic under `data_dir`, its estimated value is
+    not worse than the champion's by more than `margin` (lower 95 % bound of the difference);
+    `force_reason` skips the gate and is recorded in the promotion history."""
+    registry.manifest(version)  # refuses an unknown version before any work
+    champion = registry.current()
+    if force_reason:
+        registry.promote(version, reason=f"forced: {force_reason}")
+        return {"promoted": True, "forced": force_reason, "champion": champion}
+    if champion is None or champion == version:
+        registry.promote(version, reason="first version" if champion is None else "already current")
+        return {"promoted": True, "champion": champion, "gate": "no champion to compare with"}
+    decisions, events = Path(data_dir) / "decisions", Path(data_dir) / "events"
+    if not decisions.exists() or not any(decisions.glob("*.jsonl")):
+        raise GateRefused(
+            f"no logged decisions under {decisions} to compare {version} with the champion {champion}: "
+            "serve traffic first, or pass --force --reason '...'"
+        )
+    impressions, event_frame, counts = load_logged(decisions, events, journey)
+    result = gate(version, champion, impressions, event_frame, registry, journey, catalog, margin)
+    result.update(champion_version=champion, challenger_version=version, join=counts)
+    if not result["passed"]:
+        low, high = result["difference"]["ci"]
+        raise GateRefused(
+            f"{version} is not promoted: its estimated value minus the champion's is "
+            f"{result['difference']['value']:+.4f} (95% CI {low:+.4f} to {high:+.4f}), below -{margin}; "
+            "retrain, or pass --force --reason '...'",
+            errors={"gate": result},
+        )
+    registry.promote(version, reason=f"gate passed vs {champion}: {result['difference']['value']:+.4f}")
+    return {"promoted": True, **result}
+
+
+def retrain(
+    registry: Registry,
+    journey: JourneyMap,
+    catalog: Catalog,
+    data_dir: Path,
+    margin: float = DEFAULT_MARGIN,
+    progress=print,
+) -> dict:
+    """Train on the service's own event and decision logs, register, then promote through the gate."""
+    from training.train import train
+
+    data_dir = Path(data_dir)
+    decisions = data_dir / "decisions"
+    has_decisions = decisions.exists() and any(decisions.glob("*.jsonl"))
+    summary = train(
+        data_dir / "events",
+        registry.root,
+        journey,
+        catalog,
+        promote=False,
+        progress=progress,
+        decisions_path=decisions if has_decisions else None,
+    )
+    progress(f"trained {summary['version']}; comparing with the champion {registry.current()}")
+    try:
+        outcome = gated_promote(registry, summary["version"], journey, catalog, data_dir, margin)
+    except WayfinderError as refused:
+        return {
+            "trained": summary,
+            "promoted": False,
+            "reason": refused.message,
+            "at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+    return {"trained": summary, **outcome}
