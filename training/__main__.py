@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument("--max-bad-rows", type=int, default=0, help="skip up to this many bad rows, then stop")
     analyze.add_argument("--json", action="store_true", help="print the summary and findings as one JSON object")
 
-    lift = commands.add_parser("lift", help="lift report: personalized vs holdout per placement and stage, 95% CI")
+    lift = commands.add_parser("lift", help="lift report: personalized vs holdout per placement and stage, 95%% CI")
     lift.add_argument("--data-dir", default=str(settings.data_dir), help="the service's data dir (decisions/, events/)")
     lift.add_argument("--since", help="first instant, ISO-8601 (UTC if no zone; default: 30 days before until)")
     lift.add_argument("--until", help="end instant (excluded), ISO-8601 (default: now)")
