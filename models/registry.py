@@ -13,6 +13,7 @@ from pathlib import Path
 from models.errors import BundleError, NotFound
 
 CURRENT = "CURRENT"
+SHADOW = "SHADOW"
 HISTORY = "history.jsonl"
 VERSION_PATTERN = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")
 
@@ -76,6 +77,30 @@ class Registry:
             return (self.root / CURRENT).stat().st_mtime_ns
         except FileNotFoundError:
             return None
+
+    def shadow(self) -> str | None:
+        """The challenger scoring live traffic beside the champion without changing answers, if any."""
+        try:
+            return (self.root / SHADOW).read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def shadow_stamp(self) -> int | None:
+        try:
+            return (self.root / SHADOW).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def set_shadow(self, version: str | None) -> None:
+        """Start shadowing `version` (None stops)."""
+        if version is None:
+            (self.root / SHADOW).unlink(missing_ok=True)
+            return
+        if version not in self.versions():
+            raise NotFound(f"model version {version} not found in {self.root}; see `python -m training list`")
+        tmp = self.root / f".{SHADOW}.{uuid.uuid4().hex[:6]}"
+        tmp.write_text(version + "\n")
+        os.replace(tmp, self.root / SHADOW)
 
     def promote(self, version: str, reason: str = "promote") -> None:
         if version not in self.versions():

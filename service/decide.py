@@ -108,9 +108,10 @@ class DecisionEngine:
             "policy": branch,
             "model_version": bundle.version if bundle and branch == "model" else None,
         }
+        shadow = self._shadow(branch, catalog, placement, context, profile, channel, now, eligible, limit)
         if state is not None and shown:
             self._count_impressions(profile_id, placement, decision["items"], channel, now, state, trace)
-        self._log(decision, context, channel, now, eligible, placement.reward)
+        self._log(decision, context, channel, now, eligible, placement.reward, shadow)
         if request.get("explain"):
             trace["caps"] = _caps_state(catalog, placement, candidates, _counts(state), now)
             decision["explain"] = trace
@@ -240,6 +241,19 @@ class DecisionEngine:
             }
         return branch, shown, next_stage
 
+    def _shadow(self, branch, catalog, placement, context, profile, channel, now, eligible, limit) -> dict | None:
+        """What the shadow model would have shown here (greedy), logged for evaluation, never served."""
+        challenger = self.models.shadow
+        if challenger is None or branch != "model" or not eligible:
+            return None
+        try:
+            scored = score_candidates(challenger, catalog, placement, context, profile, channel, now, eligible)
+        except Exception:  # the shadow must never affect the answer
+            log.exception("shadow model %s failed", challenger.version)
+            return None
+        order = np.argsort(-scored.scores, kind="stable")[:limit]
+        return {"model_version": challenger.version, "items": [eligible[i] for i in order]}
+
     def _boost_interests(self, scores, eligible, catalog, profile, reasons, trace) -> np.ndarray:
         """Proactive personalization: each profile interest an item is tagged with multiplies its score."""
         interests = set(profile.get("interests") or ())
@@ -283,13 +297,14 @@ class DecisionEngine:
             log.warning("impressions not counted: %s", error.message)
             trace["store_error"] = error.message
 
-    def _log(self, decision, context, channel, now, candidates: list[str], reward: tuple[str, ...]) -> None:
+    def _log(self, decision, context, channel, now, candidates: list[str], reward: tuple[str, ...], shadow) -> None:
         """Durably, for training and evaluation: what could have been shown (`candidates`), what was,
         with positions and propensities, and what counts as a response here."""
         record = {
             **decision,
             "candidates": candidates,
             "reward": list(reward),
+            **({"shadow": shadow} if shadow else {}),
             "ts": now,
             "timestamp": dt.datetime.fromtimestamp(now, dt.UTC).isoformat().replace("+00:00", "Z"),
             "channel": channel,

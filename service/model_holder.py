@@ -23,8 +23,10 @@ class ModelHolder:
         self.journey = journey
         self.check_interval_s = check_interval_s
         self.bundle: ModelBundle | None = None
+        self.shadow: ModelBundle | None = None
         self.last_error: str | None = None
         self._stamp: object = object()
+        self._shadow_stamp: object = object()
         self._next_check = 0.0
         self._lock = threading.Lock()
         self.refresh(force=True)
@@ -35,11 +37,12 @@ class ModelHolder:
         return self.bundle
 
     def refresh(self, force: bool = False) -> None:
-        """Look at CURRENT (one stat); load and swap when it changed."""
+        """Look at CURRENT and SHADOW (a stat each); load and swap what changed."""
         if not self._lock.acquire(blocking=force):
             return  # another thread is already checking
         try:
             self._next_check = time.monotonic() + self.check_interval_s
+            self._refresh_shadow(force)
             stamp = self.registry.current_stamp()
             if stamp == self._stamp and not force:
                 return
@@ -57,6 +60,22 @@ class ModelHolder:
             log.info("serving model %s", version)
         finally:
             self._lock.release()
+
+    def _refresh_shadow(self, force: bool) -> None:
+        stamp = self.registry.shadow_stamp()
+        if stamp == self._shadow_stamp and not force:
+            return
+        self._shadow_stamp = stamp
+        version = self.registry.shadow()
+        if version is None:
+            self.shadow = None
+        elif self.shadow is None or self.shadow.version != version:
+            try:
+                self.shadow = ModelBundle.load(self.registry.path(version), self.journey)
+                log.info("shadowing model %s", version)
+            except BundleError as error:
+                self.shadow = None
+                log.error("shadow model %s refused: %s", version, error.message)
 
     @property
     def version(self) -> str | None:

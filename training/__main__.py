@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     retrain.add_argument("--margin", type=float, default=0.0)
     retrain.add_argument("--json", action="store_true")
     commands.add_parser("rollback", help="make the previously current version current again")
+    shadow = commands.add_parser("shadow", help="score live traffic with a challenger beside the champion")
+    shadow.add_argument("version", nargs="?", help="the challenger (omit with --off)")
+    shadow.add_argument("--off", action="store_true", help="stop shadowing")
     report = commands.add_parser("report", help="(re)write a version's HTML training report; prints its path")
     report.add_argument("version", nargs="?", help="model version (default: the current one)")
 
@@ -337,6 +340,20 @@ def _retrain(args, settings: Settings) -> int:
     return 0
 
 
+def _shadow(args, settings: Settings) -> int:
+    registry = Registry(args.registry)
+    if args.off or not args.version:
+        if not args.off:
+            print(f"shadowing {registry.shadow() or 'nothing'}")
+            return 0
+        registry.set_shadow(None)
+        print("shadowing stopped")
+        return 0
+    registry.set_shadow(args.version)
+    print(f"{args.version} scores live traffic beside {registry.current()}; its choices go to the decision log")
+    return 0
+
+
 def _rollback(args, settings: Settings) -> int:
     version = Registry(args.registry).rollback()
     print(f"rolled back: {version} is current")
@@ -368,6 +385,7 @@ COMMANDS = {
     "report": _report,
     "evaluate": _evaluate,
     "retrain": _retrain,
+    "shadow": _shadow,
 }
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@ IMPRESSION_COLUMNS = [
     "item_id",
     "position",
     "propensity",
+    "candidates",
+    "reward",
+    "shadow_version",
+    "shadow_items",
 ]
 
 
@@ -60,6 +64,8 @@ def read_impressions(path: Path | str) -> pd.DataFrame:
                         "stage": record.get("stage"),
                         "candidates": tuple(record.get("candidates") or ()),
                         "reward": tuple(record.get("reward") or ()),
+                        "shadow_version": (record.get("shadow") or {}).get("model_version"),
+                        "shadow_items": tuple((record.get("shadow") or {}).get("items") or ()),
                     }
                     for position, item in enumerate(record.get("items") or ()):
                         rows.append(

@@ -46,13 +46,16 @@ def target_probabilities(
 ) -> np.ndarray:
     """pi_e(logged item | context) for each logged impression.
 
-    `uniform`: 1 / candidates; `always:<item>`: 1 for that item; a model version (or `current`):
+    `uniform`: 1 / candidates; `always:<item>`: 1 for that item; `shadow[:<version>]`: the shadow
+    model's logged choices (rows it did not shadow count as disagreeing); a model version (or `current`):
     1 when the model ranks the logged item at the logged position among the decision's candidates,
     given the context replayed to that moment.
     """
     candidates = _candidate_sets(impressions)
     if policy == "uniform":
         return np.array([1.0 / max(len(c), 1) for c in candidates])
+    if policy == "shadow" or policy.startswith("shadow:"):
+        return _shadow_probabilities(policy, impressions)
     if policy.startswith("always:"):
         return (impressions["item_id"] == policy.removeprefix("always:")).to_numpy(dtype=float)
     version = registry.current() if policy == "current" else policy
@@ -100,6 +103,24 @@ def gate(challenger: str, champion: str, impressions, events, registry, journey,
         "margin": margin,
         "passed": bool(diff["ci"][0] >= -margin),
     }
+
+
+def _shadow_probabilities(policy: str, impressions: pd.DataFrame) -> np.ndarray:
+    """pi_e from the shadow model's own logged choices: 1 when it would have shown the logged item there."""
+    wanted = policy.removeprefix("shadow").removeprefix(":") or None
+    has = impressions["shadow_version"].notna()
+    if wanted:
+        has &= impressions["shadow_version"] == wanted
+    if not has.any():
+        raise NotFound(f"no decisions in the log were shadowed{' by ' + wanted if wanted else ''}")
+    return np.array(
+        [
+            float(ok and pos < len(items) and items[pos] == item)
+            for ok, items, pos, item in zip(
+                has, impressions["shadow_items"], impressions["position"], impressions["item_id"]
+            )
+        ]
+    )
 
 
 def _candidate_sets(impressions: pd.DataFrame) -> list[tuple[str, ...]]:

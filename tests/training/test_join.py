@@ -88,3 +88,26 @@ def test_a_placement_names_its_own_reward():
     )
     rewarded = set(joined.impressions.loc[joined.impressions["reward"] == 1, "decision_id"])
     assert rewarded == {"d1", "d3"}
+
+
+def test_decision_log_rows_carry_candidates_reward_and_shadow(tmp_path):
+    import json
+
+    from training.decision_logs import placement_rewards, read_impressions
+
+    record = {
+        "decision_id": "d1",
+        "visitor_id": "v",
+        "placement": "cart",
+        "ts": 1.0,
+        "policy": "model",
+        "items": [{"item_id": "a", "position": 0, "propensity": 0.9}, {"item_id": "b", "position": 1}],
+        "candidates": ["a", "b", "c"],
+        "reward": ["add_to_cart"],
+        "shadow": {"model_version": "v2", "items": ["c", "a"]},
+    }
+    (tmp_path / "2026-01-01.jsonl").write_text(json.dumps(record) + "\n")
+    rows = read_impressions(tmp_path)
+    assert list(rows["item_id"]) == ["a", "b"] and rows["propensity"].isna().tolist() == [False, True]
+    assert rows["candidates"].iloc[0] == ("a", "b", "c") and rows["shadow_items"].iloc[1] == ("c", "a")
+    assert placement_rewards(rows) == {"cart": ("add_to_cart",)}

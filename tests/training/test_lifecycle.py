@@ -87,3 +87,34 @@ def test_without_logged_traffic_a_challenger_is_refused(model_settings, capsys, 
         capsys, "--registry", model_settings.registry, "promote", challenger, "--data-dir", model_settings.data_dir
     )
     assert code == 2 and "no logged decisions" in err
+
+
+def test_shadow_challenger_scores_live_traffic_without_changing_answers(served, capsys, demo_events):
+    registry = Registry(served.registry)
+    champion = registry.current()
+    code, out, _ = run(
+        capsys, "--registry", served.registry, "train", "--events", demo_events, "--no-promote", "--json"
+    )
+    challenger = json.loads(out)["version"]
+    assert run(capsys, "--registry", served.registry, "shadow", challenger)[0] == 0
+    client = create_app(served).test_client()
+    logged_traffic.serve(client, visitors=50, seed=3, prefix="s")
+    records = [json.loads(line) for f in sorted((served.data_dir / "decisions").glob("*.jsonl")) for line in f.open()]
+    shadowed = [r for r in records if "shadow" in r]
+    assert len(shadowed) == 50
+    assert all(r["model_version"] == champion and r["shadow"]["model_version"] == challenger for r in shadowed)
+    result = evaluate(capsys, served, "shadow")
+    assert result["impressions"] == 450 and result["match_rate"] > 0
+    assert run(capsys, "--registry", served.registry, "shadow", "--off")[0] == 0
+    assert registry.shadow() is None
+
+
+def test_the_command_line_describes_itself(capsys):
+    import pytest as _pytest
+
+    with _pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("train", "evaluate", "promote", "retrain", "shadow", "rollback", "report"):
+        assert command in out
