@@ -39,7 +39,9 @@ def test_train_json_summary_and_registry_commands(capsys, tmp_path, demo_events)
     code, out, _ = run(capsys, "--registry", registry, "list", "--json")
     listed = json.loads(out)
     assert [(r["version"], r["current"]) for r in listed] == [(first, True), (second, False)]
-    assert run(capsys, "--registry", registry, "promote", second)[0] == 0
+    # with a champion and no logged traffic the gate refuses; forcing needs (and records) a reason
+    assert run(capsys, "--registry", registry, "promote", second, "--data-dir", str(tmp_path / "none"))[0] == 2
+    assert run(capsys, "--registry", registry, "promote", second, "--force", "--reason", "test")[0] == 0
     code, out, _ = run(capsys, "--registry", registry, "rollback")
     assert code == 0 and first in out
 
