@@ -342,15 +342,14 @@ def _retrain(args, settings: Settings) -> int:
 
 def _shadow(args, settings: Settings) -> int:
     registry = Registry(args.registry)
-    if args.off or not args.version:
-        if not args.off:
-            print(f"shadowing {registry.shadow() or 'nothing'}")
-            return 0
+    if args.off:
         registry.set_shadow(None)
         print("shadowing stopped")
-        return 0
-    registry.set_shadow(args.version)
-    print(f"{args.version} scores live traffic beside {registry.current()}; its choices go to the decision log")
+    elif args.version:
+        registry.set_shadow(args.version)
+        print(f"{args.version} scores live traffic beside {registry.current()}; its choices go to the decision log")
+    else:
+        print(f"shadowing {registry.shadow() or 'nothing'}")
     return 0
 
 
