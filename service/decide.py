@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -9,6 +10,7 @@ import uuid
 
 import numpy as np
 
+from models.bundle import ModelBundle
 from models.catalog import Catalog, Placement
 from models.errors import NotFound, StoreUnavailable, ValidationFailed
 from models.policy import holdout_bucket, select
@@ -18,10 +20,43 @@ from service import caps
 from service.catalog_store import CatalogStore
 from service.daily_log import DailyLog
 from service.eligibility import screen
+from service.explain import caps_state, describe, score_reason
 from service.model_holder import ModelHolder
 from service.store import ContextStore, VisitorState
 
 log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Situation:
+    """One decision's inputs, as read: who, where, when, and what the store and model said."""
+
+    request: dict
+    now: float
+    channel: str | None
+    profile_id: str
+    catalog: Catalog
+    placement: Placement
+    bundle: ModelBundle | None
+    state: VisitorState | None
+    limit: int
+    trace: dict
+
+    @property
+    def context(self) -> dict | None:
+        return self.state.context if self.state else None
+
+    @property
+    def profile(self) -> dict:
+        return self.state.profile if self.state else {}
+
+    @property
+    def impressions(self) -> dict[str, int]:
+        return self.state.impressions if self.state else {}
+
+    @property
+    def stage(self) -> str | None:
+        return self.context["stage"] if self.context else None
 
 
 class DecisionEngine:
@@ -44,57 +79,52 @@ class DecisionEngine:
     def decide(self, request: dict) -> dict:
         """Rank the placement's eligible candidates for this visitor now, count and log what is shown."""
         now = time.time()
-        channel = (request.get("context") or {}).get("channel")
-        profile_id = request.get("user_id") or request["visitor_id"]
         catalog = self.catalogs.current()
         if request["placement"] not in catalog.placements:
             catalog = self.catalogs.refresh()  # made by another worker since our last read?
-        placement = self._placement(catalog, request["placement"])
+        placement = _placement(catalog, request["placement"])
         bundle = self.models.get()
+        profile_id = request.get("user_id") or request["visitor_id"]
         trace: dict = {"removed": [], "boosts": [], "pinned": []}
         state = self._read(profile_id, [] if bundle else placement.candidate_ids(catalog), trace)
         if state is not None:
             catalog = self.catalogs.sync(state.catalog_version)
-            placement = self._placement(catalog, request["placement"])
-        candidates = self._candidates(catalog, placement, request.get("candidates"))
+            placement = _placement(catalog, request["placement"])
+        here = Situation(
+            request=request,
+            now=now,
+            channel=(request.get("context") or {}).get("channel"),
+            profile_id=profile_id,
+            catalog=catalog,
+            placement=placement,
+            bundle=bundle,
+            state=state,
+            limit=request.get("limit") or placement.slots,
+            trace=trace,
+        )
+        candidates = _candidates(catalog, placement, request.get("candidates"))
         trace["candidates"] = candidates
-        limit = request.get("limit") or placement.slots
-        context = state.context if state else None
-        profile = state.profile if state else {}
-
-        branch = self._branch(request["visitor_id"], placement, state, profile, now, trace)
+        branch = self._branch(here)
         next_stage: dict = {}
         eligible: list[str] = []
         if branch in ("holdout", "default"):
-            eligible = self._defaults(catalog, placement, now)
-            shown = [(i, 1.0, [trace["branch_reason"]], None) for i in eligible][:limit]
+            eligible = self._defaults(here)
+            shown = [(i, 1.0, [trace["branch_reason"]], None) for i in eligible][: here.limit]
         elif branch == "capped":
             shown = []
         else:
-            screened = screen(candidates, catalog, placement, context, profile, _counts(state), channel, now)
+            screened = screen(
+                candidates, catalog, placement, here.context, here.profile, here.impressions, here.channel, now
+            )
             trace["removed"] = screened.removed
             eligible = screened.eligible
-            branch, shown, next_stage = self._rank(
-                branch,
-                bundle,
-                catalog,
-                placement,
-                context,
-                profile,
-                state.popularity if state else {},
-                channel,
-                now,
-                screened.eligible,
-                limit,
-                trace,
-                explain=bool(request.get("explain")),
-            )
+            branch, shown, next_stage = self._rank(here, branch, eligible)
         decision = {
             "decision_id": uuid.uuid4().hex,
             "visitor_id": request["visitor_id"],
             "user_id": request.get("user_id"),
             "placement": placement.id,
-            "stage": context["stage"] if context else None,
+            "stage": here.stage,
             "next_stage": next_stage,
             "items": [
                 {
@@ -108,12 +138,12 @@ class DecisionEngine:
             "policy": branch,
             "model_version": bundle.version if bundle and branch == "model" else None,
         }
-        shadow = self._shadow(branch, catalog, placement, context, profile, channel, now, eligible, limit)
+        shadow = self._shadow(here, branch, eligible)
         if state is not None and shown:
-            self._count_impressions(profile_id, placement, decision["items"], channel, now, state, trace)
-        self._log(decision, context, channel, now, eligible, placement.reward, shadow)
+            self._count_impressions(here, decision["items"])
+        self._log(here, decision, eligible, shadow)
         if request.get("explain"):
-            trace["caps"] = _caps_state(catalog, placement, candidates, _counts(state), now)
+            trace["caps"] = caps_state(catalog, placement, candidates, here.impressions, now)
             decision["explain"] = trace
         return decision
 
@@ -127,64 +157,37 @@ class DecisionEngine:
             trace["store_error"] = error.message
             return None
 
-    def _placement(self, catalog: Catalog, name: str) -> Placement:
-        placement = catalog.placements.get(name)
-        if placement is None:
-            raise NotFound(f"unknown placement {name!r}", {"placement": [f"{name!r} is not a placement"]})
-        return placement
-
-    def _candidates(self, catalog: Catalog, placement: Placement, requested: list[str] | None) -> list[str]:
-        if not requested:
-            return placement.candidate_ids(catalog)
-        unknown = [i for i in requested if i not in catalog.items]
-        if unknown:
-            raise ValidationFailed(
-                f"unknown candidate items {unknown[:10]}", {"candidates": [f"not in catalog: {unknown[:10]}"]}
-            )
-        return list(dict.fromkeys(requested))
-
-    def _branch(self, visitor_id, placement, state, profile, now, trace) -> str:
+    def _branch(self, here: Situation) -> str:
         """Which policy answers: fallback (no context), holdout, default (no consent), capped, or model."""
+        placement, state, trace = here.placement, here.state, here.trace
         if state is None:
             trace["branch_reason"] = "context store unreachable"
             return "fallback"
-        bucket = holdout_bucket(visitor_id, placement.id)
+        bucket = holdout_bucket(here.request["visitor_id"], placement.id)
         if bucket < placement.holdout_share:
             trace["branch_reason"] = f"holdout group (bucket {bucket:.3f} < share {placement.holdout_share})"
             return "holdout"
-        if not self.rules.consent_given(profile):
+        if not self.rules.consent_given(here.profile):
             trace["branch_reason"] = "no consent for personalization: default experience"
             return "default"
-        reached = caps.cap_reached(placement.caps, state.impressions, "p", placement.id, caps.day_of(now))
+        reached = caps.cap_reached(placement.caps, state.impressions, "p", placement.id, caps.day_of(here.now))
         if reached:
             trace["branch_reason"] = f"placement cap {reached}"
             return "capped"
         trace["branch_reason"] = "personalized"
         return "model"
 
-    def _rank(
-        self,
-        branch,
-        bundle,
-        catalog,
-        placement,
-        context,
-        profile,
-        popularity,
-        channel,
-        now,
-        eligible,
-        limit,
-        trace,
-        explain,
-    ):
+    def _rank(self, here: Situation, branch: str, eligible: list[str]):
         """(policy, [(item, propensity, reasons, score)], next_stage) for the eligible candidates."""
         if not eligible:
             return branch, [], {}
+        bundle, catalog, placement, context, trace = here.bundle, here.catalog, here.placement, here.context, here.trace
         scored = None
         if branch == "model" and bundle is not None:
             try:
-                scored = score_candidates(bundle, catalog, placement, context, profile, channel, now, eligible)
+                scored = score_candidates(
+                    bundle, catalog, placement, context, here.profile, here.channel, here.now, eligible
+                )
             except Exception as error:  # a broken model must not break the page: fall back, say so
                 log.exception("model %s failed, answering from popularity", bundle.version)
                 trace["model_error"] = str(error)
@@ -192,12 +195,12 @@ class DecisionEngine:
             if branch == "model":
                 trace["branch_reason"] = "model error" if "model_error" in trace else "no model loaded"
             branch = "fallback"
-            scores = self._popularity(eligible, popularity, bundle)
+            scores = self._popularity(eligible, here.state.popularity if here.state else {}, bundle)
             next_stage = {}
         else:
             scores, next_stage = scored.scores, scored.next_stage
         reasons = {i: [] for i in eligible}
-        scores = self._boost_interests(scores, eligible, catalog, profile, reasons, trace)
+        scores = self._boost_interests(scores, eligible, catalog, here.profile, reasons, trace)
         pinned = []
         for resumption in self.rules.resumptions(context) if context else []:
             if resumption.item_id in eligible and resumption.item_id not in [eligible[p] for p in pinned]:
@@ -207,24 +210,23 @@ class DecisionEngine:
         exploration = placement.exploration if branch == "model" else {}
         picks = select(
             scores,
-            limit,
+            here.limit,
             [catalog.items[i].tags for i in eligible],
             exploration,
             self.rng,
             pinned,
             placement.max_per_tag,
         )
-        stage = context["stage"] if context else None
         shown = []
         for pick in picks:
             item_id = eligible[pick.index]
-            why = reasons[item_id] + [_score_reason(branch, placement, stage, scored, pick.index, scores)]
+            why = reasons[item_id] + [score_reason(placement, here.stage, scored, pick.index, scores)]
             if branch == "fallback":
                 why.insert(0, trace["branch_reason"])
             if pick.explored:
-                why.append(f"exploration ({_describe(exploration)})")
+                why.append(f"exploration ({describe(exploration)})")
             shown.append((item_id, pick.propensity, why, scores[pick.index]))
-        if explain and scored is not None:
+        if here.request.get("explain") and scored is not None:
             contributions = top_contributions(bundle, scored.matrix[[p.index for p in picks]])
             trace["items"] = {
                 eligible[p.index]: {
@@ -241,17 +243,19 @@ class DecisionEngine:
             }
         return branch, shown, next_stage
 
-    def _shadow(self, branch, catalog, placement, context, profile, channel, now, eligible, limit) -> dict | None:
+    def _shadow(self, here: Situation, branch: str, eligible: list[str]) -> dict | None:
         """What the shadow model would have shown here (greedy), logged for evaluation, never served."""
         challenger = self.models.shadow
         if challenger is None or branch != "model" or not eligible:
             return None
         try:
-            scored = score_candidates(challenger, catalog, placement, context, profile, channel, now, eligible)
+            scored = score_candidates(
+                challenger, here.catalog, here.placement, here.context, here.profile, here.channel, here.now, eligible
+            )
         except Exception:  # the shadow must never affect the answer
             log.exception("shadow model %s failed", challenger.version)
             return None
-        order = np.argsort(-scored.scores, kind="stable")[:limit]
+        order = np.argsort(-scored.scores, kind="stable")[: here.limit]
         return {"model_version": challenger.version, "items": [eligible[i] for i in order]}
 
     def _boost_interests(self, scores, eligible, catalog, profile, reasons, trace) -> np.ndarray:
@@ -281,71 +285,57 @@ class DecisionEngine:
                 return counts / counts.sum()
         return np.linspace(1.0, 0.5, num=len(eligible))
 
-    def _defaults(self, catalog: Catalog, placement: Placement, now: float) -> list[str]:
-        moment = dt.datetime.fromtimestamp(now, dt.UTC)
-        return [i for i in placement.default_items if i in catalog.items and catalog.items[i].live_at(moment)]
+    def _defaults(self, here: Situation) -> list[str]:
+        moment = dt.datetime.fromtimestamp(here.now, dt.UTC)
+        items = here.catalog.items
+        return [i for i in here.placement.default_items if i in items and items[i].live_at(moment)]
 
-    def _count_impressions(self, profile_id, placement, items, channel, now, state, trace) -> None:
-        today = caps.day_of(now)
+    def _count_impressions(self, here: Situation, items: list[dict]) -> None:
+        """The decision's one write: impression counters for caps and channel preference."""
+        today = caps.day_of(here.now)
         increments = {caps.item_field(today, i["item_id"]): 1 for i in items}
-        increments[caps.placement_field(today, placement.id)] = 1
-        if channel:
-            increments[caps.channel_field(channel)] = 1
+        increments[caps.placement_field(today, here.placement.id)] = 1
+        if here.channel:
+            increments[caps.channel_field(here.channel)] = 1
         try:
-            self.store.record_impressions(profile_id, increments, caps.stale_fields(state.impressions, today))
+            self.store.record_impressions(here.profile_id, increments, caps.stale_fields(here.impressions, today))
         except StoreUnavailable as error:
             log.warning("impressions not counted: %s", error.message)
-            trace["store_error"] = error.message
+            here.trace["store_error"] = error.message
 
-    def _log(self, decision, context, channel, now, candidates: list[str], reward: tuple[str, ...], shadow) -> None:
+    def _log(self, here: Situation, decision: dict, candidates: list[str], shadow: dict | None) -> None:
         """Durably, for training and evaluation: what could have been shown (`candidates`), what was,
         with positions and propensities, and what counts as a response here."""
         record = {
             **decision,
             "candidates": candidates,
-            "reward": list(reward),
+            "reward": list(here.placement.reward),
             **({"shadow": shadow} if shadow else {}),
-            "ts": now,
-            "timestamp": dt.datetime.fromtimestamp(now, dt.UTC).isoformat().replace("+00:00", "Z"),
-            "channel": channel,
+            "ts": here.now,
+            "timestamp": dt.datetime.fromtimestamp(here.now, dt.UTC).isoformat().replace("+00:00", "Z"),
+            "channel": here.channel,
             "items": [{**item, "position": position} for position, item in enumerate(decision["items"])],
-            "context": _snapshot(context),
+            "context": _snapshot(here.context),
         }
         self.decision_log.append([record])
 
 
-def _counts(state: VisitorState | None) -> dict[str, int]:
-    return state.impressions if state else {}
+def _placement(catalog: Catalog, name: str) -> Placement:
+    placement = catalog.placements.get(name)
+    if placement is None:
+        raise NotFound(f"unknown placement {name!r}", {"placement": [f"{name!r} is not a placement"]})
+    return placement
 
 
-def _score_reason(branch, placement, stage, scored, index, scores) -> str:
-    where = f"stage {stage}" if stage else "cold start"
-    if scored is None:
-        return f"{where}: popularity"
-    p = float(scored.p_response[index])
-    if placement.objective == "progress":
-        return f"{where}: P(response) {p:.3f} x advance gain {float(scored.advance_gain[index]):+.3f}"
-    if placement.objective == "value":
-        return f"{where}: P(response) {p:.3f} x value = {float(scores[index]):.3f}"
-    return f"{where}: P(response) {p:.3f}"
-
-
-def _describe(exploration: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in exploration.items())
-
-
-def _caps_state(catalog, placement, candidates, counts, now) -> dict:
-    today = caps.day_of(now)
-    out = {"placement": {"today": caps.impressions(counts, "p", placement.id, today, 1), "caps": placement.caps}}
-    for item_id in candidates:
-        item = catalog.items[item_id]
-        if item.caps:
-            out[item_id] = {
-                "today": caps.impressions(counts, "i", item_id, today, 1),
-                "week": caps.impressions(counts, "i", item_id, today, 7),
-                "caps": item.caps,
-            }
-    return out
+def _candidates(catalog: Catalog, placement: Placement, requested: list[str] | None) -> list[str]:
+    if not requested:
+        return placement.candidate_ids(catalog)
+    unknown = [i for i in requested if i not in catalog.items]
+    if unknown:
+        raise ValidationFailed(
+            f"unknown candidate items {unknown[:10]}", {"candidates": [f"not in catalog: {unknown[:10]}"]}
+        )
+    return list(dict.fromkeys(requested))
 
 
 def _snapshot(context: dict | None) -> dict | None:
