@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from config.settings import Settings
 from models.errors import WayfinderError
-from service.views import analytics, catalog, decisions, events, health, journey, visitors
+from service.views import analytics, catalog, decisions, events, health, journey, reports, visitors
 from service.wiring import build_services
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["wayfinder"] = build_services(settings)
     api = WayfinderApi(app)
-    for module in (events, visitors, decisions, catalog, journey, analytics, health):
+    for module in (events, visitors, decisions, catalog, journey, analytics, reports, health):
         api.register_blueprint(module.blp)
     app.register_error_handler(WayfinderError, _render_domain_error)
     return app

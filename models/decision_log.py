@@ -1,0 +1,124 @@
+"""Reading the service's own decision log (daily JSON Lines files): decisions, and the items each one showed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+
+from models.event_files import day_files
+
+_ITEM = pa.struct([("item_id", pa.string()), ("position", pa.int64()), ("propensity", pa.float64())])
+_SCHEMA = pa.schema(
+    [
+        ("decision_id", pa.string()),
+        ("visitor_id", pa.string()),
+        ("user_id", pa.string()),
+        ("placement", pa.string()),
+        ("stage", pa.string()),
+        ("ts", pa.float64()),
+        ("policy", pa.string()),
+        ("model_version", pa.string()),
+        ("channel", pa.string()),
+        ("items", pa.list_(_ITEM)),
+        ("context", pa.struct([("stage", pa.string())])),  # null when the context store was unreachable
+    ]
+)
+_PARSE = pa_json.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="ignore")
+DECISION_COLUMNS = [name for name in _SCHEMA.names if name not in ("items", "context")]
+IMPRESSION_COLUMNS = [*DECISION_COLUMNS, "item_id", "position", "propensity"]
+
+
+@dataclasses.dataclass
+class DecisionLog:
+    decisions: pd.DataFrame
+    """One row per decision (DECISION_COLUMNS, `impressions`: the number of items shown, `without_context`:
+    made while the context store was unreachable), by time."""
+    impressions: pd.DataFrame
+    """One row per shown item (IMPRESSION_COLUMNS), by time, decision and position."""
+    bad_lines: int = 0
+    """Lines that were not decision records (a write cut short by a crash), skipped."""
+    files: int = 0
+
+
+def read_decision_log(directory: Path | str, since: float | None = None, until: float | None = None) -> DecisionLog:
+    """The decisions logged under `directory` with since <= ts < until, reading only the day files in range."""
+    paths = day_files(directory, since, until)
+    tables, bad_lines = [], 0
+    for path in paths:
+        table, bad = _read_day(path)
+        tables.append(table)
+        bad_lines += bad
+    table = pa.concat_tables(tables) if tables else _SCHEMA.empty_table()
+    keep = pc.and_kleene(pc.is_valid(table["decision_id"]), pc.is_valid(table["visitor_id"]))
+    keep = pc.and_kleene(keep, pc.is_valid(table["ts"]))
+    if since is not None:
+        keep = pc.and_kleene(keep, pc.greater_equal(table["ts"], since))
+    if until is not None:
+        keep = pc.and_kleene(keep, pc.less(table["ts"], until))
+    table = table.filter(pc.fill_null(keep, False))
+    return DecisionLog(_decisions(table), _impressions(table), bad_lines, len(paths))
+
+
+def _decisions(table: pa.Table) -> pd.DataFrame:
+    decisions = table.select(DECISION_COLUMNS).to_pandas()
+    decisions["impressions"] = pc.fill_null(pc.list_value_length(table["items"]), 0).to_numpy(zero_copy_only=False)
+    decisions["without_context"] = pc.is_null(table["context"]).to_numpy(zero_copy_only=False)
+    decisions = decisions.drop_duplicates("decision_id", keep="first")
+    return decisions.sort_values(["ts", "decision_id"], kind="stable").reset_index(drop=True)
+
+
+def _impressions(table: pa.Table) -> pd.DataFrame:
+    items = table["items"].combine_chunks() if table.num_rows else pa.array([], pa.list_(_ITEM))
+    parents = pc.list_parent_indices(items).to_numpy(zero_copy_only=False)
+    flat = items.flatten()
+    frame = table.select(DECISION_COLUMNS).take(pa.array(parents, pa.int64())).to_pandas()
+    frame["item_id"] = flat.field("item_id").to_numpy(zero_copy_only=False)
+    position = flat.field("position").to_numpy(zero_copy_only=False)
+    # a record without positions lists its items in order: the index within the decision is the position
+    starts = np.searchsorted(parents, parents, side="left")
+    frame["position"] = np.where(pd.isna(position), np.arange(len(parents)) - starts, position).astype(int)
+    frame["propensity"] = flat.field("propensity").to_numpy(zero_copy_only=False).astype(float)
+    frame = frame.loc[frame["item_id"].notna()].drop_duplicates(["decision_id", "position"], keep="first")
+    return frame.sort_values(["ts", "decision_id", "position"], kind="stable").reset_index(drop=True)
+
+
+def _read_day(path: Path) -> tuple[pa.Table, int]:
+    if path.stat().st_size == 0:
+        return _SCHEMA.empty_table(), 0
+    try:
+        return pa_json.read_json(path, parse_options=_PARSE), 0
+    except pa.ArrowInvalid:
+        return _read_day_line_by_line(path)
+
+
+def _read_day_line_by_line(path: Path) -> tuple[pa.Table, int]:
+    rows, bad = [], 0
+    with open(path) as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                rows.append(_record(record))
+            except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+                bad += 1
+    return pa.Table.from_pylist(rows, schema=_SCHEMA), bad
+
+
+def _record(record: dict) -> dict:
+    row = {name: record.get(name) for name in DECISION_COLUMNS}
+    row["ts"] = float(record["ts"])
+    context = record.get("context")
+    row["context"] = {"stage": context.get("stage")} if isinstance(context, dict) else None
+    row["items"] = [
+        {"item_id": str(item["item_id"]), "position": item.get("position"), "propensity": item.get("propensity")}
+        for item in record.get("items") or ()
+    ]
+    return row
