@@ -27,11 +27,12 @@ _SCHEMA = pa.schema(
         ("model_version", pa.string()),
         ("channel", pa.string()),
         ("items", pa.list_(_ITEM)),
+        ("reward", pa.list_(pa.string())),  # the placement's own response types; empty: the journey's outcomes
         ("context", pa.struct([("stage", pa.string())])),  # null when the context store was unreachable
     ]
 )
 _PARSE = pa_json.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="ignore")
-DECISION_COLUMNS = [name for name in _SCHEMA.names if name not in ("items", "context")]
+DECISION_COLUMNS = [name for name in _SCHEMA.names if name not in ("items", "reward", "context")]
 IMPRESSION_COLUMNS = [*DECISION_COLUMNS, "item_id", "position", "propensity"]
 
 
@@ -42,6 +43,8 @@ class DecisionLog:
     made while the context store was unreachable), by time."""
     impressions: pd.DataFrame
     """One row per shown item (IMPRESSION_COLUMNS), by time, decision and position."""
+    placement_rewards: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    """Each placement's own response event types, as its latest decision that names any logged them."""
     bad_lines: int = 0
     """Lines that were not decision records (a write cut short by a crash), skipped."""
     files: int = 0
@@ -63,7 +66,17 @@ def read_decision_log(directory: Path | str, since: float | None = None, until: 
     if until is not None:
         keep = pc.and_kleene(keep, pc.less(table["ts"], until))
     table = table.filter(pc.fill_null(keep, False))
-    return DecisionLog(_decisions(table), _impressions(table), bad_lines, len(paths))
+    return DecisionLog(_decisions(table), _impressions(table), _placement_rewards(table), bad_lines, len(paths))
+
+
+def _placement_rewards(table: pa.Table) -> dict[str, tuple[str, ...]]:
+    named = table.filter(pc.fill_null(pc.greater(pc.list_value_length(table["reward"]), 0), False))
+    order = np.argsort(named["ts"].to_numpy(zero_copy_only=False), kind="stable")
+    rewards = {}
+    for placement, reward in zip(named["placement"].take(order).to_pylist(), named["reward"].take(order).to_pylist()):
+        if placement is not None:
+            rewards[placement] = tuple(reward)  # later decisions overwrite: the placement as it is now
+    return rewards
 
 
 def _decisions(table: pa.Table) -> pd.DataFrame:
@@ -115,6 +128,7 @@ def _read_day_line_by_line(path: Path) -> tuple[pa.Table, int]:
 def _record(record: dict) -> dict:
     row = {name: record.get(name) for name in DECISION_COLUMNS}
     row["ts"] = float(record["ts"])
+    row["reward"] = [str(kind) for kind in record.get("reward") or ()]
     context = record.get("context")
     row["context"] = {"stage": context.get("stage")} if isinstance(context, dict) else None
     row["items"] = [

@@ -98,8 +98,9 @@ def lift_from_log(
     events_until = until + max(window_s, conversion_s)
     events = read_daily_log(data_dir / "events", since, events_until)
     rewards = tuple(reward_types or journey.outcomes)
+    own_rewards = {} if reward_types else log.placement_rewards  # asked-for types count everywhere
     outcomes, join_counts = decision_outcomes(
-        log.decisions, log.impressions, events, rewards, conversion_types(journey), window_s, conversion_s
+        log.decisions, log.impressions, events, rewards, conversion_types(journey), window_s, conversion_s, own_rewards
     )
     outcomes = outcomes.loc[(outcomes["ts"] >= since) & (outcomes["ts"] < until)]
     report = lift_report(
@@ -109,6 +110,7 @@ def lift_from_log(
         until=until,
         placement=placement,
         reward_types=rewards,
+        placement_rewards=own_rewards,
         window_hours=window_hours,
         conversion_window_days=conversion_window_days,
     )
@@ -144,15 +146,17 @@ def decision_outcomes(
     conversion_event_types: tuple[str, ...],
     window_s: float,
     conversion_window_s: float,
+    placement_rewards: dict[str, tuple[str, ...]] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """One row per decision with its group, stage, `responded`, `converted` and `value`; and the join's counts.
 
     Responded: one of its shown items got a reward-type outcome within `window_s` (by decision id,
-    or as the last decision that showed the item; see models.join). Converted: the visitor (user_id
+    or as the last decision that showed the item; see models.join); a placement in
+    `placement_rewards` counts its own types instead of `reward_types`. Converted: the visitor (user_id
     if given, else visitor_id) has a conversion event at most `conversion_window_s` after the
     decision; value is the sum of those events' `value`.
     """
-    joined = join_outcomes(impressions, events, reward_types, window_s)
+    joined = join_outcomes(impressions, events, reward_types, window_s, placement_rewards)
     responded = joined.impressions.groupby("decision_id")["reward"].max() if len(impressions) else pd.Series()
     frame = decisions.copy()
     frame["group"] = np.where(frame["policy"] == HOLDOUT, HOLDOUT, PERSONALIZED)
@@ -188,10 +192,12 @@ def lift_report(
     until: float,
     placement: str | None = None,
     reward_types: tuple[str, ...] = (),
+    placement_rewards: dict[str, tuple[str, ...]] | None = None,
     window_hours: float = DEFAULT_WINDOW_HOURS,
     conversion_window_days: float = DEFAULT_CONVERSION_WINDOW_DAYS,
 ) -> dict:
     """Every figure of the lift report from per-decision outcomes (see decision_outcomes)."""
+    placement_rewards = placement_rewards or {}
     if placement is not None:
         outcomes = outcomes.loc[outcomes["placement"] == placement]
     placements = []
@@ -199,6 +205,7 @@ def lift_report(
         stages = [_segment(part, stage) for stage, part in _by_stage(rows, journey)]
         entry = {
             "placement": name,
+            "reward_types": list(placement_rewards.get(name, reward_types)),
             "policies": {str(k): int(v) for k, v in rows["policy"].fillna("none").value_counts().sort_index().items()},
             "overall": _segment(rows, OVERALL),
             "stages": stages,
@@ -241,8 +248,9 @@ def definitions(reward_types, window_hours: float, stage: str, conversion_window
     return {
         "unit": "one decision (one answer of POST /v1/decisions), counted in the window by its time",
         "comparison": COMPARISON,
-        "response": f"at least one shown item got an outcome of type {', '.join(reward_types) or '(none)'} within "
-        f"{window_hours:g} h (by decision id, or as the last decision that showed the item)",
+        "response": f"at least one shown item got an outcome of type {', '.join(reward_types) or '(none)'} (or of "
+        f"the placement's own reward types, where it names them) within {window_hours:g} h (by decision id, or as "
+        "the last decision that showed the item)",
         "conversion": f"the visitor (user_id if known, else visitor_id) has an event of the {stage!r} stage within "
         f"{conversion_window_days:g} days after the decision",
         "value": "the sum of those conversion events' value (0 without one), averaged per decision",

@@ -72,7 +72,8 @@ def _placement(entry: dict) -> str:
         blocks.append(f"<h3>{_e(words.capitalize())}</h3>{chart}{_table(entry, key)}")
     return (
         f"<section><h2>{_e(entry['placement'])}</h2><ul class='headlines'>{headlines}</ul>"
-        f"<p class='what'>Decisions by policy: {policies}.</p>{''.join(blocks)}</section>"
+        f"<p class='what'>Response here: {_e(', '.join(entry['reward_types']) or 'none')}. "
+        f"Decisions by policy: {policies}.</p>{''.join(blocks)}</section>"
     )
 
 

@@ -30,7 +30,8 @@ def format_table(report: dict) -> str:
     ]
     for entry in report["placements"]:
         policies = ", ".join(f"{k} {v:,}" for k, v in entry["policies"].items())
-        lines += ["", f"{entry['placement']}  (decisions by policy: {policies})"]
+        response = ",".join(entry["reward_types"])
+        lines += ["", f"{entry['placement']}  (response = {response}; decisions by policy: {policies})"]
         lines += [f"  * {line}" for line in entry["headlines"]]
         lines.append(
             f"  {'stage':<{STAGE_W}} {'decisions p/h':>15} {'impressions p/h':>17}  "

@@ -150,6 +150,25 @@ def test_reward_window_and_types_can_be_changed(tmp_path, journey):
     assert shorter["placements"][0]["overall"]["personalized"]["conversions"] == 0
 
 
+def test_a_placement_that_names_its_reward_counts_that_unless_the_query_names_others(tmp_path, journey):
+    decisions, events = [], []
+    for group, (carts, clicks) in (("model", (10, 10)), ("holdout", (5, 20))):
+        for i in range(40):
+            ts, visitor, ident = T0 + i * MINUTE, f"{group}-{i}", f"d-{group}-{i}"
+            decisions.append(decision(ident, visitor, ts, group, placement="cart_panel", reward=["add_to_cart"]))
+            kind = "add_to_cart" if i < carts else "click" if i < carts + clicks else None
+            if kind:
+                events.append(event(kind, visitor, ts + MINUTE, ident, "hero_a"))
+    write_log(tmp_path, "decisions", decisions)
+    write_log(tmp_path, "events", events)
+    (own,) = lift_from_log(tmp_path, journey, since=SINCE, until=UNTIL)["placements"]
+    assert own["reward_types"] == ["add_to_cart"]
+    assert (own["overall"]["personalized"]["responses"], own["overall"]["holdout"]["responses"]) == (10, 5)
+    (asked,) = lift_from_log(tmp_path, journey, since=SINCE, until=UNTIL, reward_types=("click",))["placements"]
+    assert asked["reward_types"] == ["click"]
+    assert (asked["overall"]["personalized"]["responses"], asked["overall"]["holdout"]["responses"]) == (10, 20)
+
+
 def test_an_unknown_placement_is_an_empty_report_with_a_note(tmp_path, journey):
     hand_made_log(tmp_path)
     empty = lift_from_log(tmp_path, journey, since=SINCE, until=UNTIL, placement="nowhere")
