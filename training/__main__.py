@@ -14,6 +14,7 @@ from models.catalog import Catalog
 from models.errors import WayfinderError
 from models.journey import JourneyMap
 from models.registry import Registry
+from training.importers import KINDS as IMPORT_KINDS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--out", required=True)
     simulate.add_argument("--visitors", type=int, default=3000)
     simulate.add_argument("--seed", type=int, default=11)
+
+    importing = commands.add_parser("import", help="convert a public data set into canonical events and logs")
+    importing.add_argument("kind", choices=list(IMPORT_KINDS), help="which data set")
+    importing.add_argument("source", help="the data set's file or folder, e.g. ../shared/data/pathdata/PathData.csv")
+    importing.add_argument("out", help="new (or empty) folder for events/, decisions/ and profiles.jsonl")
+    importing.add_argument("--max-bad-rows", type=int, default=0, help="skip up to this many bad rows, then stop")
+    importing.add_argument("--json", action="store_true", help="print the import report as one JSON object")
 
     analyze = commands.add_parser("analyze", help="journey report: the real journey beside the designed map")
     analyze.add_argument("--events", required=True, help="event file or directory (JSONL, CSV, Parquet)")
@@ -157,6 +165,14 @@ def _simulate(args, settings: Settings) -> int:
 
     count = write_events(args.out, args.visitors, args.seed)
     print(f"wrote {count:,} events of {args.visitors:,} simulated visitors to {args.out}")
+    return 0
+
+
+def _import(args, settings: Settings) -> int:
+    from training.importers import import_dataset
+
+    report = import_dataset(args.kind, args.source, args.out, max_bad_rows=args.max_bad_rows)
+    print(json.dumps(report.to_dict()) if args.json else report.format())
     return 0
 
 
@@ -376,6 +392,7 @@ def _report(args, settings: Settings) -> int:
 COMMANDS = {
     "train": _train,
     "simulate": _simulate,
+    "import": _import,
     "analyze": _analyze,
     "lift": _lift,
     "list": _list,
