@@ -36,6 +36,37 @@ def load_logged(decisions: Path | str, events_path: Path | str, journey: Journey
     return joined.impressions, events, joined.counts
 
 
+def target_choices(
+    policy: str,
+    impressions: pd.DataFrame,
+    events: pd.DataFrame,
+    registry: Registry,
+    journey: JourneyMap,
+    catalog: Catalog,
+) -> list[dict[str, float]]:
+    """For each logged impression, what the target policy would show in that slot: {item: probability}.
+
+    `uniform`: each candidate with 1 / candidates; `always:<item>`: that item; `shadow[:<version>]`:
+    the shadow model's logged choice (rows it did not shadow: nothing, so they earn nothing); a model
+    version (or `current`): the item the model ranks at the logged position among the decision's
+    candidates, given the context replayed to that moment.
+    """
+    candidates = _candidate_sets(impressions)
+    if policy == "uniform":
+        return [{item: 1.0 / len(c) for item in c} for c in candidates]
+    if policy == "shadow" or policy.startswith("shadow:"):
+        return _shadow_choices(policy, impressions)
+    if policy.startswith("always:"):
+        return [{policy.removeprefix("always:"): 1.0}] * len(impressions)
+    version = registry.current() if policy == "current" else policy
+    if version is None:
+        raise NotFound("no current model to evaluate: train one or name a version")
+    bundle = ModelBundle.load(registry.path(version), journey)
+    rankings = _model_rankings(bundle, impressions, candidates, events, journey, catalog)
+    positions = impressions["position"]
+    return [{ranking[pos]: 1.0} if pos < len(ranking) else {} for ranking, pos in zip(rankings, positions)]
+
+
 def target_probabilities(
     policy: str,
     impressions: pd.DataFrame,
@@ -44,31 +75,9 @@ def target_probabilities(
     journey: JourneyMap,
     catalog: Catalog,
 ) -> np.ndarray:
-    """pi_e(logged item | context) for each logged impression.
-
-    `uniform`: 1 / candidates; `always:<item>`: 1 for that item; `shadow[:<version>]`: the shadow
-    model's logged choices (rows it did not shadow count as disagreeing); a model version (or `current`):
-    1 when the model ranks the logged item at the logged position among the decision's candidates,
-    given the context replayed to that moment.
-    """
-    candidates = _candidate_sets(impressions)
-    if policy == "uniform":
-        return np.array([1.0 / max(len(c), 1) for c in candidates])
-    if policy == "shadow" or policy.startswith("shadow:"):
-        return _shadow_probabilities(policy, impressions)
-    if policy.startswith("always:"):
-        return (impressions["item_id"] == policy.removeprefix("always:")).to_numpy(dtype=float)
-    version = registry.current() if policy == "current" else policy
-    if version is None:
-        raise NotFound("no current model to evaluate: train one or name a version")
-    bundle = ModelBundle.load(registry.path(version), journey)
-    rankings = _model_rankings(bundle, impressions, candidates, events, journey, catalog)
-    return np.array(
-        [
-            1.0 if ranking[pos] == item else 0.0 if pos < len(ranking) else 0.0
-            for ranking, pos, item in zip(rankings, impressions["position"], impressions["item_id"])
-        ]
-    )
+    """pi_e(logged item | context) for each logged impression (see `target_choices`)."""
+    choices = target_choices(policy, impressions, events, registry, journey, catalog)
+    return _probability_of_logged(choices, impressions)
 
 
 def evaluate(
@@ -80,12 +89,33 @@ def evaluate(
     catalog: Catalog,
 ) -> dict:
     """The policy's estimated mean reward per impression (IPS, SNIPS, DR) beside the logged one."""
-    target = target_probabilities(policy, impressions, events, registry, journey, catalog)
+    choices = target_choices(policy, impressions, events, registry, journey, catalog)
+    return {"policy": policy, **evaluate_choices(choices, impressions)}
+
+
+def evaluate_choices(choices: list[dict[str, float]], impressions: pd.DataFrame) -> dict:
+    """Estimates for a target policy given as its choice in each logged slot (see `target_choices`).
+
+    DR's reward model is the smoothed logged response rate per placement and item; its value for
+    the target is the expectation of that rate over the target's choice.
+    """
     rewards = impressions["reward"].to_numpy(dtype=float)
     logged = impressions["propensity"].to_numpy(dtype=float)
-    q_logged, q_target = _reward_model(impressions, target)
+    target = _probability_of_logged(choices, impressions)
+    rate, overall = _reward_rates(impressions)
+    q_logged = np.array([rate.get(key, overall) for key in zip(impressions["placement"], impressions["item_id"])])
+    q_target = np.array(
+        [
+            sum(p * rate.get((placement, item), overall) for item, p in choice.items())
+            for choice, placement in zip(choices, impressions["placement"])
+        ]
+    )
     result = ope.estimate(rewards, target, logged, q_logged, q_target)
-    return {"policy": policy, "decisions": int(impressions["decision_id"].nunique()), **result}
+    return {"decisions": int(impressions["decision_id"].nunique()), **result}
+
+
+def _probability_of_logged(choices: list[dict[str, float]], impressions: pd.DataFrame) -> np.ndarray:
+    return np.array([choice.get(item, 0.0) for choice, item in zip(choices, impressions["item_id"])])
 
 
 def gate(challenger: str, champion: str, impressions, events, registry, journey, catalog, margin: float) -> dict:
@@ -105,22 +135,18 @@ def gate(challenger: str, champion: str, impressions, events, registry, journey,
     }
 
 
-def _shadow_probabilities(policy: str, impressions: pd.DataFrame) -> np.ndarray:
-    """pi_e from the shadow model's own logged choices: 1 when it would have shown the logged item there."""
+def _shadow_choices(policy: str, impressions: pd.DataFrame) -> list[dict[str, float]]:
+    """The shadow model's own logged choice in each slot; nothing where it did not shadow the decision."""
     wanted = policy.removeprefix("shadow").removeprefix(":") or None
     has = impressions["shadow_version"].notna()
     if wanted:
         has &= impressions["shadow_version"] == wanted
     if not has.any():
         raise NotFound(f"no decisions in the log were shadowed{' by ' + wanted if wanted else ''}")
-    return np.array(
-        [
-            float(ok and pos < len(items) and items[pos] == item)
-            for ok, items, pos, item in zip(
-                has, impressions["shadow_items"], impressions["position"], impressions["item_id"]
-            )
-        ]
-    )
+    return [
+        {items[pos]: 1.0} if ok and pos < len(items) else {}
+        for ok, items, pos in zip(has, impressions["shadow_items"], impressions["position"])
+    ]
 
 
 def _candidate_sets(impressions: pd.DataFrame) -> list[tuple[str, ...]]:
@@ -157,17 +183,9 @@ def _model_rankings(bundle, impressions, candidates, events, journey, catalog) -
     return rankings
 
 
-def _reward_model(impressions: pd.DataFrame, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per placement and item, the logged mean reward (smoothed): DR's direct-method part.
-
-    q_target is the expected reward of the item the target policy would show; with a
-    deterministic target that is q of its choice, taken here as the logged item when chosen
-    and otherwise the placement's best-known item rate.
-    """
+def _reward_rates(impressions: pd.DataFrame) -> tuple[dict[tuple[str, str], float], float]:
+    """Per (placement, item), the logged mean reward smoothed toward the overall mean; and that mean."""
     rewards = impressions["reward"].astype(float)
-    overall = float(rewards.mean())
+    overall = float(rewards.mean()) if len(rewards) else 0.0
     stats = impressions.assign(r=rewards).groupby(["placement", "item_id"])["r"].agg(["sum", "count"])
-    rate = ((stats["sum"] + PRIOR * overall) / (stats["count"] + PRIOR)).to_dict()
-    q_logged = np.array([rate[(p, i)] for p, i in zip(impressions["placement"], impressions["item_id"])])
-    q_target = np.where(target > 0, q_logged, q_logged)
-    return q_logged, q_target
+    return ((stats["sum"] + PRIOR * overall) / (stats["count"] + PRIOR)).to_dict(), overall
