@@ -72,12 +72,17 @@ def binary_metrics(p: np.ndarray, y: np.ndarray, group: np.ndarray | None = None
     }
     if group is not None and len(y):
         hit, ndcg = ranking_metrics(p, y, np.asarray(group), k)
-        out[f"hit_rate@{k}"], out[f"ndcg@{k}"] = round(hit, 4), round(ndcg, 4)
+        out[f"hit_rate@{k}"], out[f"ndcg@{k}"] = _rounded(hit), _rounded(ndcg)
     return out
 
 
+def _rounded(value: float) -> float | None:
+    return None if np.isnan(value) else round(value, 4)
+
+
 def ranking_metrics(p: np.ndarray, y: np.ndarray, group: np.ndarray, k: int) -> tuple[float, float]:
-    """Mean hit rate@k and NDCG@k over groups with exactly one positive (ties count against the model)."""
+    """Mean hit rate@k and NDCG@k over groups with exactly one positive among at least two candidates
+    (ties count against the model); NaN when no group is a ranking (e.g. one logged item per decision)."""
     order = np.argsort(group, kind="stable")
     p, y, group = p[order], y[order], group[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
@@ -85,7 +90,7 @@ def ranking_metrics(p: np.ndarray, y: np.ndarray, group: np.ndarray, k: int) -> 
     hits, gains = [], []
     for start, end in zip(starts, ends):
         labels = y[start:end]
-        if labels.sum() != 1:
+        if labels.sum() != 1 or end - start < 2:
             continue
         scores = p[start:end]
         positive = scores[labels == 1][0]
