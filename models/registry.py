@@ -71,12 +71,10 @@ class Registry:
             return None
         return version or None
 
-    def current_stamp(self) -> float | None:
-        """The CURRENT pointer's modification time: a cheap stat for hot reload."""
-        try:
-            return (self.root / CURRENT).stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
+    def current_stamp(self) -> tuple[int, int] | None:
+        """The CURRENT pointer's inode and modification time: a cheap stat for hot reload. Each promotion
+        renames a new file into place, so the inode changes even where two land within one clock tick."""
+        return _stamp(self.root / CURRENT)
 
     def shadow(self) -> str | None:
         """The challenger scoring live traffic beside the champion without changing answers, if any."""
@@ -85,11 +83,8 @@ class Registry:
         except FileNotFoundError:
             return None
 
-    def shadow_stamp(self) -> int | None:
-        try:
-            return (self.root / SHADOW).stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
+    def shadow_stamp(self) -> tuple[int, int] | None:
+        return _stamp(self.root / SHADOW)
 
     def set_shadow(self, version: str | None) -> None:
         """Start shadowing `version` (None stops)."""
@@ -133,3 +128,11 @@ class Registry:
                 self.promote(entry["previous"], reason=f"rollback from {current}")
                 return entry["previous"]
         raise BundleError("nothing to roll back to: no earlier version was ever current")
+
+
+def _stamp(pointer: Path) -> tuple[int, int] | None:
+    try:
+        status = pointer.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_ino, status.st_mtime_ns
