@@ -49,4 +49,18 @@ def test_content_matrix_marks_seen_and_interest_matching_items(journey, catalog)
     assert list(columns["item_visitor_count"]) == [1, 0]
     assert list(columns["item_interest_match"]) == [1, 0]
     assert list(columns["item_is_last"]) == [1, 0]
-    assert np.isclose(columns["item_pop_log"][0], np.log1p(1)) and columns["item_pop_log"][1] == 0
+    # one engagement of one: share (1 + 1) / (1 + 1); an item never engaged with: 1 / 2
+    assert list(columns["item_pop_share_log"]) == [0.0, np.log(0.5)]
+
+
+def test_popularity_is_a_share_that_stays_on_one_scale_as_counts_grow():
+    early, late = ItemStats(), ItemStats()
+    for item in ["a", "b", "a", "c"]:
+        early.add(item, None)
+    for item in ["a", "b", "a", "c"] * 50:
+        late.add(item, None)
+    assert early.popularity_share_log("a") < 0
+    assert abs(early.popularity_share_log("a") - late.popularity_share_log("a")) < 0.25
+    assert late.popularity_share_log("a") > late.popularity_share_log("b") > late.popularity_share_log("unseen")
+    restored = ItemStats.from_dict(late.to_dict())
+    assert restored.popularity_share_log("a") == late.popularity_share_log("a")
