@@ -14,7 +14,10 @@ from models.catalog import Catalog
 from models.errors import WayfinderError
 from models.journey import JourneyMap
 from models.registry import Registry
+from training.evaluate import REWARDS
 from training.importers import KINDS as IMPORT_KINDS
+
+REWARD_HELP = "what a policy earns per impression: a response (the placement's reward events) or its value"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     promote.add_argument("--margin", type=float, default=0.0, help="how much worse than the champion is tolerated")
     promote.add_argument("--force", action="store_true", help="skip the gate (needs --reason)")
     promote.add_argument("--reason", help="why the gate is skipped; recorded in the history")
+    promote.add_argument("--config-dir", default=str(settings.config_dir), help="journey.yaml and the catalog")
+    promote.add_argument("--reward", choices=list(REWARDS), default="response", help=REWARD_HELP)
 
     evaluate = commands.add_parser("evaluate", help="off-policy estimate of a policy's value on logged decisions")
     evaluate.add_argument("--model", required=True, help="a version, current, uniform, or always:<item_id>")
@@ -89,12 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--journey", help="journey map YAML (default: <config-dir>/journey.yaml)")
     evaluate.add_argument("--config-dir", default=str(settings.config_dir))
     evaluate.add_argument("--window-hours", type=float, default=24.0, help="reward window")
+    evaluate.add_argument("--reward", choices=list(REWARDS), default="response", help=REWARD_HELP)
     evaluate.add_argument("--json", action="store_true")
 
     retrain = commands.add_parser("retrain", help="train on the service's logs, evaluate, promote through the gate")
     retrain.add_argument("--data-dir", default=str(settings.data_dir))
     retrain.add_argument("--config-dir", default=str(settings.config_dir))
     retrain.add_argument("--margin", type=float, default=0.0)
+    retrain.add_argument("--reward", choices=list(REWARDS), default="response", help=REWARD_HELP)
     retrain.add_argument("--json", action="store_true")
     commands.add_parser("rollback", help="make the previously current version current again")
     shadow = commands.add_parser("shadow", help="score live traffic with a challenger beside the champion")
@@ -286,15 +293,16 @@ def _promote(args, settings: Settings) -> int:
 
     if args.force and not args.reason:
         raise WayfinderError("--force needs --reason '...': it is recorded in the promotion history")
-    journey = JourneyMap.load(settings.config_dir / "journey.yaml")
+    journey = JourneyMap.load(Path(args.config_dir) / "journey.yaml")
     outcome = gated_promote(
         Registry(args.registry),
         args.version,
         journey,
-        Catalog.load(settings.config_dir),
+        Catalog.load(args.config_dir),
         Path(args.data_dir),
         margin=args.margin,
         force_reason=args.reason if args.force else None,
+        reward=args.reward,
     )
     if "difference" in outcome:
         print(_gate_line(outcome))
@@ -320,13 +328,22 @@ def _evaluate(args, settings: Settings) -> int:
     events = args.events or str(Path(args.decisions).parent / "events")
     impressions, event_frame, counts = load_logged(args.decisions, events, journey, args.window_hours)
     result = evaluate(
-        args.model, impressions, event_frame, Registry(args.registry), journey, Catalog.load(args.config_dir)
+        args.model,
+        impressions,
+        event_frame,
+        Registry(args.registry),
+        journey,
+        Catalog.load(args.config_dir),
+        reward=args.reward,
     )
     result["outcome_join"] = counts
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"policy {result['policy']} on {result['decisions']:,} decisions, {result['impressions']:,} impressions")
+    print(
+        f"policy {result['policy']} on {result['decisions']:,} decisions, {result['impressions']:,} impressions, "
+        f"{result['reward']} per impression"
+    )
     for name in ("logged_value", "ips", "snips", "dr"):
         if name in result:
             low, high = result[name]["ci"]
@@ -343,10 +360,18 @@ def _retrain(args, settings: Settings) -> int:
     journey = JourneyMap.load(f"{args.config_dir}/journey.yaml")
     progress = (lambda message: print(message, file=sys.stderr)) if args.json else print
     outcome = retrain(
-        Registry(args.registry), journey, Catalog.load(args.config_dir), Path(args.data_dir), args.margin, progress
+        Registry(args.registry),
+        journey,
+        Catalog.load(args.config_dir),
+        Path(args.data_dir),
+        args.margin,
+        progress,
+        reward=args.reward,
     )
     if args.json:
         print(json.dumps(outcome, default=str))
+    elif outcome["trained"] is None:
+        print(f"not retrained: {outcome['reason']}")
     elif outcome["promoted"]:
         if "difference" in outcome:
             print(_gate_line(outcome))

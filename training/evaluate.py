@@ -13,12 +13,15 @@ from models.context import apply_event, new_context, profile_key
 from models.errors import NotFound, WayfinderError
 from models.journey import JourneyMap
 from models.registry import Registry
+from models.scoring import score_candidates
 from training import ope
 from training.decision_logs import placement_rewards, read_impressions
 from training.join import join_outcomes
 from training.readers import read_events
 
 PRIOR = 10.0
+REWARDS = {"response": "reward", "value": "reward_value"}
+"""What a policy earns per impression: a response (0/1, the placement's reward events), or its value."""
 
 
 class GateRefused(WayfinderError):
@@ -49,7 +52,9 @@ def target_choices(
     `uniform`: each candidate with 1 / candidates; `always:<item>`: that item; `shadow[:<version>]`:
     the shadow model's logged choice (rows it did not shadow: nothing, so they earn nothing); a model
     version (or `current`): the item the model ranks at the logged position among the decision's
-    candidates, given the context replayed to that moment.
+    candidates under the placement's objective, given the context replayed to that moment. Rules
+    on top of the model (interest boosts, resume pins, exploration, diversity) are not replayed:
+    the log holds no profile, and the estimate is of the model, not of those rules.
     """
     candidates = _candidate_sets(impressions)
     if policy == "uniform":
@@ -87,22 +92,28 @@ def evaluate(
     registry: Registry,
     journey: JourneyMap,
     catalog: Catalog,
+    reward: str = "response",
 ) -> dict:
-    """The policy's estimated mean reward per impression (IPS, SNIPS, DR) beside the logged one."""
+    """The policy's estimated mean reward per impression (IPS, SNIPS, DR) beside the logged one.
+
+    A shadow policy is valued on the decisions it scored (the rest say nothing about it).
+    """
+    if policy == "shadow" or policy.startswith("shadow:"):
+        impressions = impressions.loc[_shadowed(policy, impressions)].reset_index(drop=True)
     choices = target_choices(policy, impressions, events, registry, journey, catalog)
-    return {"policy": policy, **evaluate_choices(choices, impressions)}
+    return {"policy": policy, **evaluate_choices(choices, impressions, reward)}
 
 
-def evaluate_choices(choices: list[dict[str, float]], impressions: pd.DataFrame) -> dict:
+def evaluate_choices(choices: list[dict[str, float]], impressions: pd.DataFrame, reward: str = "response") -> dict:
     """Estimates for a target policy given as its choice in each logged slot (see `target_choices`).
 
-    DR's reward model is the smoothed logged response rate per placement and item; its value for
-    the target is the expectation of that rate over the target's choice.
+    DR's reward model is the smoothed logged mean reward per placement and item; its value for
+    the target is the expectation of that over the target's choice.
     """
-    rewards = impressions["reward"].to_numpy(dtype=float)
+    rewards = _rewards(impressions, reward)
     logged = impressions["propensity"].to_numpy(dtype=float)
     target = _probability_of_logged(choices, impressions)
-    rate, overall = _reward_rates(impressions)
+    rate, overall = _reward_rates(impressions, rewards)
     q_logged = np.array([rate.get(key, overall) for key in zip(impressions["placement"], impressions["item_id"])])
     q_target = np.array(
         [
@@ -111,17 +122,25 @@ def evaluate_choices(choices: list[dict[str, float]], impressions: pd.DataFrame)
         ]
     )
     result = ope.estimate(rewards, target, logged, q_logged, q_target)
-    return {"decisions": int(impressions["decision_id"].nunique()), **result}
+    return {"decisions": int(impressions["decision_id"].nunique()), "reward": reward, **result}
+
+
+def _rewards(impressions: pd.DataFrame, reward: str) -> np.ndarray:
+    if reward not in REWARDS:
+        raise WayfinderError(f"unknown reward {reward!r}: one of {', '.join(REWARDS)}")
+    return impressions[REWARDS[reward]].to_numpy(dtype=float)
 
 
 def _probability_of_logged(choices: list[dict[str, float]], impressions: pd.DataFrame) -> np.ndarray:
     return np.array([choice.get(item, 0.0) for choice, item in zip(choices, impressions["item_id"])])
 
 
-def gate(challenger: str, champion: str, impressions, events, registry, journey, catalog, margin: float) -> dict:
+def gate(
+    challenger: str, champion: str, impressions, events, registry, journey, catalog, margin: float, reward="response"
+) -> dict:
     """Compare two policies on the same log: pass when the lower 95 % bound of
     value(challenger) - value(champion) is above -margin."""
-    rewards = impressions["reward"].to_numpy(dtype=float)
+    rewards = _rewards(impressions, reward)
     logged = impressions["propensity"].to_numpy(dtype=float)
     a = target_probabilities(challenger, impressions, events, registry, journey, catalog)
     b = target_probabilities(champion, impressions, events, registry, journey, catalog)
@@ -131,22 +150,29 @@ def gate(challenger: str, champion: str, impressions, events, registry, journey,
         "champion": ope.estimate(rewards, b, logged),
         "difference": diff,
         "margin": margin,
+        "reward": reward,
         "passed": bool(diff["ci"][0] >= -margin),
     }
 
 
 def _shadow_choices(policy: str, impressions: pd.DataFrame) -> list[dict[str, float]]:
     """The shadow model's own logged choice in each slot; nothing where it did not shadow the decision."""
+    has = _shadowed(policy, impressions)
+    return [
+        {items[pos]: 1.0} if ok and pos < len(items) else {}
+        for ok, items, pos in zip(has, impressions["shadow_items"], impressions["position"])
+    ]
+
+
+def _shadowed(policy: str, impressions: pd.DataFrame) -> pd.Series:
+    """Which impressions the shadow model (any, or the named version) scored."""
     wanted = policy.removeprefix("shadow").removeprefix(":") or None
     has = impressions["shadow_version"].notna()
     if wanted:
         has &= impressions["shadow_version"] == wanted
     if not has.any():
         raise NotFound(f"no decisions in the log were shadowed{' by ' + wanted if wanted else ''}")
-    return [
-        {items[pos]: 1.0} if ok and pos < len(items) else {}
-        for ok, items, pos in zip(has, impressions["shadow_items"], impressions["position"])
-    ]
+    return has
 
 
 def _candidate_sets(impressions: pd.DataFrame) -> list[tuple[str, ...]]:
@@ -176,16 +202,24 @@ def _model_rankings(bundle, impressions, candidates, events, journey, catalog) -
             who = row["user_id"] if isinstance(row["user_id"], str) else row["visitor_id"]
             ctx = contexts.get(who) or new_context(who)
             items = list(candidates[index])
-            matrix = bundle.spec.content_matrix(ctx, row["ts"], row["channel"], items, bundle.item_stats, catalog.items)
-            scores = bundle.content.predict(matrix)
+            scores = _objective_scores(bundle, catalog, row["placement"], ctx, row["channel"], row["ts"], items)
             cache[row["decision_id"]] = [items[i] for i in np.argsort(-scores, kind="stable")]
         rankings[index] = cache[row["decision_id"]]
     return rankings
 
 
-def _reward_rates(impressions: pd.DataFrame) -> tuple[dict[tuple[str, str], float], float]:
+def _objective_scores(bundle, catalog: Catalog, placement: str, ctx: dict, channel, now: float, items: list[str]):
+    """The model's scores under the placement's objective (click, value or progress) as the service
+    computes them; P(response) where the placement or an item is not in the catalog."""
+    known = catalog.placements.get(placement)
+    if known is not None and all(item in catalog.items for item in items):
+        return score_candidates(bundle, catalog, known, ctx, {}, channel, now, items).scores
+    matrix = bundle.spec.content_matrix(ctx, now, channel, items, bundle.item_stats, catalog.items)
+    return bundle.content.predict(matrix)
+
+
+def _reward_rates(impressions: pd.DataFrame, rewards: np.ndarray) -> tuple[dict[tuple[str, str], float], float]:
     """Per (placement, item), the logged mean reward smoothed toward the overall mean; and that mean."""
-    rewards = impressions["reward"].astype(float)
     overall = float(rewards.mean()) if len(rewards) else 0.0
     stats = impressions.assign(r=rewards).groupby(["placement", "item_id"])["r"].agg(["sum", "count"])
     return ((stats["sum"] + PRIOR * overall) / (stats["count"] + PRIOR)).to_dict(), overall

@@ -22,6 +22,7 @@ def gated_promote(
     data_dir: Path,
     margin: float = DEFAULT_MARGIN,
     force_reason: str | None = None,
+    reward: str = "response",
 ) -> dict:
     """Make `version` current if, on the logged traffic under `data_dir`, its estimated value is
     not worse than the champion's by more than `margin` (lower 95 % bound of the difference);
@@ -41,7 +42,7 @@ def gated_promote(
             "serve traffic first, or pass --force --reason '...'"
         )
     impressions, event_frame, counts = load_logged(decisions, events, journey)
-    result = gate(version, champion, impressions, event_frame, registry, journey, catalog, margin)
+    result = gate(version, champion, impressions, event_frame, registry, journey, catalog, margin, reward)
     result.update(champion_version=champion, challenger_version=version, join=counts)
     if not result["passed"]:
         low, high = result["difference"]["ci"]
@@ -62,11 +63,21 @@ def retrain(
     data_dir: Path,
     margin: float = DEFAULT_MARGIN,
     progress=print,
+    reward: str = "response",
 ) -> dict:
-    """Train on the service's own event and decision logs, register, then promote through the gate."""
+    """Train on the service's own event and decision logs, register, then promote through the gate.
+
+    It trains on the whole log (a point-in-time replay needs each visitor's history), but only when
+    the log has changed since the latest version was trained: otherwise there is nothing to learn.
+    """
     from training.train import train
 
     data_dir = Path(data_dir)
+    unchanged = _unchanged_since(registry, data_dir)
+    if unchanged:
+        progress(f"nothing new since {unchanged}: its data is the log as it is now")
+        reason = f"the event and decision logs are unchanged since {unchanged} was trained"
+        return {"trained": None, "promoted": False, "reason": reason, "current": registry.current()}
     decisions = data_dir / "decisions"
     has_decisions = decisions.exists() and any(decisions.glob("*.jsonl"))
     summary = train(
@@ -80,7 +91,7 @@ def retrain(
     )
     progress(f"trained {summary['version']}; comparing with the champion {registry.current()}")
     try:
-        outcome = gated_promote(registry, summary["version"], journey, catalog, data_dir, margin)
+        outcome = gated_promote(registry, summary["version"], journey, catalog, data_dir, margin, reward=reward)
     except WayfinderError as refused:
         return {
             "trained": summary,
@@ -89,3 +100,21 @@ def retrain(
             "at": dt.datetime.now(dt.UTC).isoformat(),
         }
     return {"trained": summary, **outcome}
+
+
+def _unchanged_since(registry: Registry, data_dir: Path) -> str | None:
+    """The latest version, if it was trained on exactly the event and decision logs there are now."""
+    from training.decision_logs import decision_files
+    from training.readers import event_files, fingerprint
+
+    versions = registry.versions()
+    if not versions or not (data_dir / "events").exists():
+        return None
+    latest = versions[-1]
+    data = registry.manifest(latest).get("data", {})
+    files = [str(f) for f in event_files(data_dir / "events")]
+    if sorted(data.get("paths") or []) != sorted(files) or data.get("fingerprint") != fingerprint(files):
+        return None
+    decisions = data_dir / "decisions"
+    logged = [str(f) for f in decision_files(decisions)] if decisions.exists() else []
+    return latest if data.get("decisions_fingerprint") == (fingerprint(logged) if logged else None) else None

@@ -16,7 +16,7 @@ from models.features import FeatureSpec
 from models.journey import JourneyMap
 from models.next_stage import BaseRateBaseline, MarkovChainBaseline, NextStageModel
 from models.registry import Registry, new_version
-from training.decision_logs import placement_rewards, read_impressions
+from training.decision_logs import decision_files, placement_rewards, read_impressions
 from training.join import join_outcomes
 from training.metrics import binary_metrics, multiclass_metrics
 from training.readers import fingerprint, read_events
@@ -112,7 +112,15 @@ def train(
             "split_at": _iso(cutoff),
             "stage_mix": rows.stage_mix,
             "content_rows_from": rows.content.source,
-            **({"decisions": str(decisions_path), "outcome_join": joined.counts} if joined is not None else {}),
+            **(
+                {
+                    "decisions": str(decisions_path),
+                    "decisions_fingerprint": fingerprint([str(f) for f in decision_files(decisions_path)]),
+                    "outcome_join": joined.counts,
+                }
+                if joined is not None
+                else {}
+            ),
         },
         "metrics": {"next_stage": next_stage_metrics, "content": content_metrics},
         "feature_importance": {

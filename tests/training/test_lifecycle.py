@@ -69,6 +69,11 @@ def test_promotion_is_gated_and_forcing_is_recorded(served, capsys):
         assert registry.current() == champion and "not promoted" in outcome["reason"]
         code, _, err = run(capsys, "--registry", served.registry, "promote", challenger, "--data-dir", served.data_dir)
         assert code == 2 and "not promoted" in err
+    code, out, err = run(capsys, "--registry", served.registry, "retrain", "--data-dir", served.data_dir, "--json")
+    again = json.loads(out)
+    assert code == 0 and again["trained"] is None and again["promoted"] is False
+    assert f"unchanged since {challenger}" in again["reason"]
+    assert Registry(served.registry).versions()[-1] == challenger  # nothing new was registered
     code, _, err = run(capsys, "--registry", served.registry, "promote", champion, "--force")
     assert code == 2 and "--reason" in err
     code, _, _ = run(
@@ -104,7 +109,8 @@ def test_shadow_challenger_scores_live_traffic_without_changing_answers(served, 
     assert len(shadowed) == 50
     assert all(r["model_version"] == champion and r["shadow"]["model_version"] == challenger for r in shadowed)
     result = evaluate(capsys, served, "shadow")
-    assert result["impressions"] == 450 and result["match_rate"] > 0
+    # valued on the 50 decisions it scored, not diluted by the 400 it never saw
+    assert result["impressions"] == 50 and result["decisions"] == 50 and result["match_rate"] > 0
     assert run(capsys, "--registry", served.registry, "shadow", "--off")[0] == 0
     assert registry.shadow() is None
 
