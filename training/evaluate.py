@@ -72,19 +72,6 @@ def target_choices(
     return [{ranking[pos]: 1.0} if pos < len(ranking) else {} for ranking, pos in zip(rankings, positions)]
 
 
-def target_probabilities(
-    policy: str,
-    impressions: pd.DataFrame,
-    events: pd.DataFrame,
-    registry: Registry,
-    journey: JourneyMap,
-    catalog: Catalog,
-) -> np.ndarray:
-    """pi_e(logged item | context) for each logged impression (see `target_choices`)."""
-    choices = target_choices(policy, impressions, events, registry, journey, catalog)
-    return _probability_of_logged(choices, impressions)
-
-
 def evaluate(
     policy: str,
     impressions: pd.DataFrame,
@@ -142,8 +129,10 @@ def gate(
     value(challenger) - value(champion) is above -margin."""
     rewards = _rewards(impressions, reward)
     logged = impressions["propensity"].to_numpy(dtype=float)
-    a = target_probabilities(challenger, impressions, events, registry, journey, catalog)
-    b = target_probabilities(champion, impressions, events, registry, journey, catalog)
+    a, b = (
+        _probability_of_logged(target_choices(policy, impressions, events, registry, journey, catalog), impressions)
+        for policy in (challenger, champion)
+    )
     diff = ope.difference(rewards, a, b, logged)
     return {
         "challenger": ope.estimate(rewards, a, logged),
