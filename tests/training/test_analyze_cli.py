@@ -3,8 +3,6 @@
 import itertools
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,10 +10,12 @@ import pytest
 
 from tests import journey_log
 from training.__main__ import main
+from training.importers import import_dataset
 from training.readers import read_events
 
 ROOT = Path(__file__).resolve().parents[2]
-PATHDATA = Path("/work/shared/data/pathdata/PathData.csv")
+DATA = ROOT / "tests" / "data"
+JOURNEYS = ROOT / "config" / "journeys"
 SECTIONS = [
     "Where the real journey departs from the map",
     "Stage flow: the real journey over the designed map",
@@ -159,25 +159,75 @@ def test_a_bad_time_is_refused_by_the_parser(capsys, tmp_path, small_log):
     assert "not an ISO-8601 date or time" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not PATHDATA.exists(), reason="the shared PathData set is not here")
-def test_pathdata_journeys_and_conversions_match_the_csv(tmp_path):
-    """The real PathData set (first 300 paths): every journey and conversion in the CSV is in the report."""
-    subprocess.run(
-        [sys.executable, "bench/pathdata_events.py", "--out", str(tmp_path), "--limit", "300"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
+# -- on what the importers write (the bundled subsets of the public data sets, tests/data) ---------
+
+
+def test_imported_pathdata_journeys_and_conversions_match_the_csv(capsys, tmp_path):
+    """PathData imported, then analysed: every journey and conversion counted in the CSV is in the report."""
+    import_dataset("pathdata", DATA / "pathdata" / "PathData.csv", tmp_path / "imported")
+    out = tmp_path / "report"
+    events, journey = tmp_path / "imported" / "events", JOURNEYS / "pathdata.yaml"
+    code, printed, _ = run(
+        capsys, "analyze", "--events", str(events), "--journey", str(journey), "--out", str(out), "--json"
     )
-    command = [sys.executable, "-m", "training", "analyze", "--events", str(tmp_path / "events.jsonl")]
-    command += ["--journey", str(tmp_path / "journey.yaml"), "--out", str(tmp_path / "report"), "--json"]
-    summary = json.loads(subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
-    csv = pd.read_csv(PATHDATA, sep=";").head(300)
-    assert summary["summary"]["visitors"] == int((csv["total_conversions"] + csv["total_null"]).sum())
-    assert summary["summary"]["converting"] == int(csv["total_conversions"].sum())
-    figures = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert code == 0
+    csv = pd.read_csv(DATA / "pathdata" / "PathData.csv", sep=";")
+    conversions = int(csv["total_conversions"].sum())
+    journeys = conversions + int(csv["total_null"].sum())
+    summary = json.loads(printed)["summary"]
+    assert (summary["visitors"], summary["converting"]) == (journeys, conversions) == (1149, 289)
+    figures = json.loads((out / "report.json").read_text())
+    awareness = figures["funnel"][0]
+    assert (awareness["stage"], awareness["visitors"], awareness["ended_here"]) == (
+        "awareness",
+        journeys,
+        journeys - conversions,
+    )
     # a journey's touchpoint path collapses repeats: "iota > iota" is the path "touch_iota"
     collapsed = csv["path"].str.split(" > ").map(lambda steps: " > ".join(k for k, _ in itertools.groupby(steps)))
     by_path = csv.groupby(collapsed)["total_conversions"].sum()
     top = figures["paths"]["touchpoints"]["to_conversion"][0]
-    assert top["conversions"] == by_path.max()
-    assert top["path"] == " > ".join(f"touch_{c}" for c in by_path.idxmax().split(" > "))
+    assert (top["path"], top["conversions"]) == ("touch_eta", by_path.max()) == ("touch_eta", 34)
+    assert figures["unknown_event_types"] == []
+
+
+def test_imported_complete_journey_departs_from_its_map(capsys, tmp_path):
+    """The Complete Journey subset (six households), imported then analysed: figures checked against its tables.
+
+    Its map says campaign received -> first basket -> repeat baskets; four of the six households
+    shopped before their first campaign, so their journeys start at conversion (a late entry).
+    """
+    source = DATA / "complete_journey"
+    import_dataset("complete-journey", source, tmp_path / "imported")
+    out = tmp_path / "report"
+    events, journey = tmp_path / "imported" / "events", JOURNEYS / "complete-journey.yaml"
+    code, _, _ = run(capsys, "analyze", "--events", str(events), "--journey", str(journey), "--out", str(out))
+    assert code == 0
+    figures = json.loads((out / "report.json").read_text())
+
+    lines = pd.read_parquet(source / "transactions.parquet")
+    campaigns = pd.read_parquet(source / "campaigns.parquet").merge(
+        pd.read_parquet(source / "campaign_descriptions.parquet")[["campaign_id", "start_date"]], on="campaign_id"
+    )
+    redemptions = pd.read_parquet(source / "coupon_redemptions.parquet")
+    households, baskets = lines["household_id"].nunique(), lines["basket_id"].nunique()
+    first_basket = lines.groupby("household_id")["transaction_timestamp"].min()
+    first_campaign = campaigns.groupby("household_id")["start_date"].min().reindex(first_basket.index)
+    campaign_first = int((first_campaign < first_basket).sum())
+    assert (households, baskets, len(campaigns), len(redemptions), campaign_first) == (6, 23, 50, 69, 2)
+
+    summary = figures["summary"]
+    assert summary["events"] == baskets + len(campaigns) + len(redemptions) == 142
+    assert (summary["visitors"], summary["converting"]) == (households, households)  # every household has a basket
+    assert (figures["stages"], figures["conversion_stage"]) == (["awareness", "conversion", "loyalty"], "conversion")
+    funnel = {row["stage"]: (row["visitors"], row["reached_at_least"], row["skipped"]) for row in figures["funnel"]}
+    assert funnel == {stage: (6, 6, 0) for stage in ("awareness", "conversion", "loyalty")}
+    per_stage = {row["stage"]: row["events"] for row in figures["channels"]["per_stage"]}
+    assert per_stage == {"awareness": len(campaigns), "conversion": households, "loyalty": baskets - households}
+    entries = figures["transitions"]["counts"]["entry"]
+    assert (entries["awareness"], entries["conversion"]) == (campaign_first, households - campaign_first)
+    late = next(f for f in figures["findings"] if f["kind"] == "late_entry")
+    assert late["count"] == 4 and "start at conversion" in late["text"]
+    to_conversion = {row["path"]: row["journeys"] for row in figures["paths"]["touchpoints"]["to_conversion"]}
+    assert to_conversion == {"": households - campaign_first, "campaign_received": campaign_first}
+    assert figures["unknown_event_types"] == []  # coupon_redemption is an outcome of the map
