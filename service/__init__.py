@@ -15,6 +15,12 @@ from service.wiring import build_services
 
 log = logging.getLogger(__name__)
 
+SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/"
+"""Where /docs loads Swagger UI from: a pinned release, so the page cannot change under us. An
+offline deployment can set OPENAPI_SWAGGER_UI_URL to a self-hosted copy of swagger-ui-dist
+(any URL ending in "/" that serves swagger-ui-bundle.js, swagger-ui-standalone-preset.js and
+swagger-ui.css)."""
+
 
 class WayfinderApi(Api):
     """flask-smorest's Api, rendering every error in one shape: code, status, message, errors."""
@@ -44,7 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_URL,
     )
     app.extensions["wayfinder"] = build_services(settings)
     api = WayfinderApi(app)

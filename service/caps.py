@@ -21,6 +21,7 @@ def placement_field(day: int, placement_id: str) -> str:
 
 
 def channel_field(channel: str) -> str:
+    """Items shown on a channel, all time: the impressions of the visitor's channel preference."""
     return f"c|{channel}"
 
 

@@ -227,7 +227,7 @@ class DecisionEngine:
                 why.append(f"exploration ({describe(exploration)})")
             shown.append((item_id, pick.propensity, why, scores[pick.index]))
         if here.request.get("explain") and scored is not None:
-            contributions = top_contributions(bundle, scored.matrix[[p.index for p in picks]])
+            contributions = self._contributions(bundle, scored.matrix[[p.index for p in picks]], trace)
             trace["items"] = {
                 eligible[p.index]: {
                     "p_response": round(float(scored.p_response[p.index]), 6),
@@ -242,6 +242,16 @@ class DecisionEngine:
                 for p, c in zip(picks, contributions)
             }
         return branch, shown, next_stage
+
+    def _contributions(self, bundle: ModelBundle, matrix: np.ndarray, trace: dict) -> list:
+        """Top feature contributions per shown item; if the model cannot give them, None each and the
+        trace says why (the explanation is extra: the answer stands)."""
+        try:
+            return top_contributions(bundle, matrix)
+        except Exception as error:
+            log.exception("model %s gave no feature contributions", bundle.version)
+            trace["contributions_error"] = f"feature contributions unavailable: {error}"
+            return [None] * len(matrix)
 
     def _shadow(self, here: Situation, branch: str, eligible: list[str]) -> dict | None:
         """What the shadow model would have shown here (greedy), logged for evaluation, never served."""
@@ -296,7 +306,7 @@ class DecisionEngine:
         increments = {caps.item_field(today, i["item_id"]): 1 for i in items}
         increments[caps.placement_field(today, here.placement.id)] = 1
         if here.channel:
-            increments[caps.channel_field(here.channel)] = 1
+            increments[caps.channel_field(here.channel)] = len(items)  # impressions: items, not decisions
         try:
             self.store.record_impressions(here.profile_id, increments, caps.stale_fields(here.impressions, today))
         except StoreUnavailable as error:

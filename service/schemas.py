@@ -61,7 +61,12 @@ class VisitorSchema(Schema):
     last_seen = fields.String(allow_none=True)
     events = fields.Integer()
     counts = fields.Dict(metadata={"description": "touchpoints per stage, channel and type"})
-    channel_preference = fields.Dict(metadata={"description": "per channel: responses, impressions, response rate"})
+    channel_preference = fields.Dict(
+        metadata={
+            "description": "per channel: responses (outcome events), impressions (items shown there) and "
+            "response_rate, responses per impression capped at 1 (null where nothing was shown)"
+        }
+    )
     recent = fields.List(fields.Nested(RecentEventSchema))
     profile = fields.Dict()
 

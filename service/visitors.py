@@ -41,7 +41,12 @@ def _iso(ts: float | None) -> str | None:
 
 
 def channel_preference(context: dict, impressions: dict[str, int]) -> dict:
-    """Per channel: responses (outcome events), impressions shown there, and the response rate."""
+    """Per channel: responses (outcome events), impressions (items shown there) and the response rate.
+
+    The rate is responses per impression, capped at 1: outcomes that no shown item prompted (an
+    organic click, a decision made without a channel) can outnumber impressions. None where
+    nothing was shown on the channel.
+    """
     responses = context.get("response_counts") or {}
     out = {}
     for channel in sorted(set(responses) | set(impressions)):
@@ -49,6 +54,6 @@ def channel_preference(context: dict, impressions: dict[str, int]) -> dict:
         out[channel] = {
             "responses": answered,
             "impressions": shown,
-            "response_rate": round(answered / shown, 4) if shown else None,
+            "response_rate": round(min(answered, shown) / shown, 4) if shown else None,
         }
     return out

@@ -1,9 +1,10 @@
 """The feature spec: names in a fixed order, rows that match them."""
 
 import numpy as np
+import pytest
 
 from models.context import apply_event, new_context
-from models.features import CHANNELS, FeatureSpec, ItemStats
+from models.features import CHANNELS, FeatureSpec, ItemStats, channel_response_share
 
 
 def test_names_follow_the_journey_map(journey):
@@ -64,3 +65,40 @@ def test_popularity_is_a_share_that_stays_on_one_scale_as_counts_grow():
     assert late.popularity_share_log("a") > late.popularity_share_log("b") > late.popularity_share_log("unseen")
     restored = ItemStats.from_dict(late.to_dict())
     assert restored.popularity_share_log("a") == late.popularity_share_log("a")
+
+
+def _responded(journey, *touchpoints):
+    """A context after (type, channel) touchpoints, in order."""
+    ctx = new_context("v")
+    for ts, (kind, channel) in enumerate(touchpoints):
+        apply_event(ctx, {"event_id": str(ts), "type": kind, "ts": float(ts), "channel": channel}, journey)
+    return ctx
+
+
+@pytest.mark.parametrize(
+    "channel, share",
+    [("app", 2 / 3), ("web", 1 / 3), ("email", 0.0), ("kiosk", 0.0), (None, -1.0)],
+)
+def test_channel_response_share_is_the_channels_share_of_outcome_events(journey, channel, share):
+    # two clicks on the app, a dismiss on the web; page views are not responses, nor is a click with no channel
+    ctx = _responded(
+        journey, ("click", "app"), ("page_view", "app"), ("click", "app"), ("dismiss", "web"), ("click", None)
+    )
+    assert channel_response_share(ctx, channel) == pytest.approx(share)
+    spec = FeatureSpec(journey)
+    row = dict(zip(spec.context_names, spec.context_row(ctx, 10.0, channel)))
+    assert row["channel_response_share"] == pytest.approx(share)
+
+
+def test_channel_response_share_is_minus_one_before_any_response(journey):
+    browsing = _responded(journey, ("page_view", "app"), ("product_view", "web"))
+    assert channel_response_share(browsing, "app") == -1.0
+    older = {k: v for k, v in _responded(journey, ("click", "app")).items() if k != "response_counts"}
+    assert channel_response_share(older, "app") == -1.0  # a context stored before the counter existed
+
+
+def test_channel_response_shares_sum_to_one_over_the_channels(journey):
+    ctx = _responded(journey, *[("click", c) for c in ("app", "app", "web", "email", "store")])
+    shares = [channel_response_share(ctx, c) for c in CHANNELS]
+    assert all(0.0 <= s <= 1.0 for s in shares)
+    assert sum(shares) == pytest.approx(1.0)

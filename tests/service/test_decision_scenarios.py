@@ -190,3 +190,45 @@ def test_a_decision_costs_one_read_and_one_write_round_trip(model_settings, monk
     assert len(trips) == 2, trips
     assert trips[0] == ["HMGET", "HGETALL", "GET"]
     assert trips[1][0] == "HINCRBY" and trips[1][-1] == "EXPIRE"
+
+
+def test_channel_preference_counts_items_shown_and_keeps_the_rate_within_0_and_1(model_client):
+    send(model_client, "product_view", channel="app", item_id="hero_x3_family_suv")
+    on_app = decide(model_client, context={"channel": "app"}, limit=3)
+    assert len(on_app["items"]) == 3
+    for item_id in ids(on_app)[:2]:  # two of the three items shown get a click
+        send(model_client, "click", channel="app", item_id=item_id, decision_id=on_app["decision_id"])
+    by_email = decide(model_client, placement="email_block", context={"channel": "email"}, limit=1)
+    assert len(by_email["items"]) == 1
+    for _ in range(2):  # the one item in the email, clicked twice (the email was opened again)
+        send(model_client, "click", channel="email", item_id=ids(by_email)[0], decision_id=by_email["decision_id"])
+    send(model_client, "click", channel="web", item_id="hero_x3_family_suv")  # nothing was shown on the web
+    preference = model_client.get("/v1/visitors/v1").get_json()["channel_preference"]
+    assert preference == {
+        "app": {"responses": 2, "impressions": 3, "response_rate": round(2 / 3, 4)},
+        "email": {"responses": 2, "impressions": 1, "response_rate": 1.0},
+        "web": {"responses": 1, "impressions": 0, "response_rate": None},
+    }
+
+
+def test_a_contribution_error_keeps_the_answer_and_the_trace_says_why(model_settings):
+    app = create_app(model_settings)
+    bundle = app.extensions["wayfinder"].models.get()
+
+    def broken(_):
+        raise RuntimeError("pred_contrib failed")
+
+    bundle.content.contributions = broken  # fault injection into the dependency's explain call only
+    client = app.test_client()
+    send(client, "product_view", item_id="hero_x3_family_suv")
+    answer = client.post(
+        "/v1/decisions", json={"visitor_id": "v1", "placement": "app_offers", "explain": True, "limit": 2}
+    )
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["policy"] == "model" and len(body["items"]) == 2
+    trace = body["explain"]
+    assert trace["contributions_error"] == "feature contributions unavailable: pred_contrib failed"
+    assert set(trace["items"]) == set(ids(body))
+    for detail in trace["items"].values():
+        assert detail["top_contributions"] is None and 0.0 <= detail["p_response"] <= 1.0
