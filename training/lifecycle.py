@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from models.bundle import ModelBundle
 from models.catalog import Catalog
-from models.errors import WayfinderError
+from models.errors import BundleError, WayfinderError
+from models.features import FeatureSpec
 from models.journey import JourneyMap
 from models.registry import Registry
+from training.decision_logs import decision_files
 from training.evaluate import GateRefused, gate, load_logged
+from training.readers import event_files, fingerprint
 
 DEFAULT_MARGIN = 0.0
 
@@ -35,8 +39,14 @@ def gated_promote(
     if champion is None or champion == version:
         registry.promote(version, reason="first version" if champion is None else "already current")
         return {"promoted": True, "champion": champion, "gate": "no champion to compare with"}
+    ModelBundle.load(registry.path(version), journey)  # a challenger that cannot serve is refused here
+    unservable = _cannot_load(registry, champion, journey)
+    if unservable:
+        # e.g. an upgrade changed the feature spec: the service is on fallback, there is nothing to compare with
+        registry.promote(version, reason=f"the champion {champion} cannot be loaded: {unservable}")
+        return {"promoted": True, "champion": champion, "gate": f"champion cannot be loaded: {unservable}"}
     decisions, events = Path(data_dir) / "decisions", Path(data_dir) / "events"
-    if not decisions.exists() or not any(decisions.glob("*.jsonl")):
+    if not _logged(decisions):
         raise GateRefused(
             f"no logged decisions under {decisions} to compare {version} with the champion {champion}: "
             "serve traffic first, or pass --force --reason '...'"
@@ -73,13 +83,13 @@ def retrain(
     from training.train import train
 
     data_dir = Path(data_dir)
-    unchanged = _unchanged_since(registry, data_dir)
+    unchanged = _unchanged_since(registry, data_dir, journey)
     if unchanged:
         progress(f"nothing new since {unchanged}: its data is the log as it is now")
         reason = f"the event and decision logs are unchanged since {unchanged} was trained"
         return {"trained": None, "promoted": False, "reason": reason, "current": registry.current()}
     decisions = data_dir / "decisions"
-    has_decisions = decisions.exists() and any(decisions.glob("*.jsonl"))
+    has_decisions = _logged(decisions)
     summary = train(
         data_dir / "events",
         registry.root,
@@ -102,19 +112,33 @@ def retrain(
     return {"trained": summary, **outcome}
 
 
-def _unchanged_since(registry: Registry, data_dir: Path) -> str | None:
-    """The latest version, if it was trained on exactly the event and decision logs there are now."""
-    from training.decision_logs import decision_files
-    from training.readers import event_files, fingerprint
+def _cannot_load(registry: Registry, version: str, journey: JourneyMap) -> str | None:
+    """Why `version` cannot be loaded by this code with this journey map, or None when it can."""
+    try:
+        ModelBundle.load(registry.path(version), journey)
+    except BundleError as error:
+        return error.message
+    return None
 
+
+def _logged(decisions: Path) -> bool:
+    return decisions.exists() and bool(decision_files(decisions))
+
+
+def _unchanged_since(registry: Registry, data_dir: Path, journey: JourneyMap) -> str | None:
+    """The latest version, if it was trained with this code's features on exactly the event and
+    decision logs there are now."""
     versions = registry.versions()
     if not versions or not (data_dir / "events").exists():
         return None
     latest = versions[-1]
-    data = registry.manifest(latest).get("data", {})
+    manifest = registry.manifest(latest)
+    if manifest.get("features") != FeatureSpec(journey).signature:
+        return None
+    data = manifest.get("data", {})
     files = [str(f) for f in event_files(data_dir / "events")]
     if sorted(data.get("paths") or []) != sorted(files) or data.get("fingerprint") != fingerprint(files):
         return None
     decisions = data_dir / "decisions"
-    logged = [str(f) for f in decision_files(decisions)] if decisions.exists() else []
+    logged = [str(f) for f in decision_files(decisions)] if _logged(decisions) else []
     return latest if data.get("decisions_fingerprint") == (fingerprint(logged) if logged else None) else None

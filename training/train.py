@@ -61,12 +61,15 @@ def train(
     started = time.perf_counter()
     progress(f"reading events from {events_path}")
     events = read_events(events_path, max_bad_rows=max_bad_rows)
+    # fingerprints as read: lines a live service appends while this runs are not data it learned from
+    data_fingerprint = fingerprint(events.attrs["files"])
     if len(events) < 50:
         raise NotEnoughData(f"{len(events)} events in {events_path}: need at least 50 to train and evaluate")
     spec = FeatureSpec(journey)
     joined = None
     if decisions_path is not None:
         impressions = read_impressions(decisions_path)
+        decisions_fingerprint = fingerprint([str(f) for f in decision_files(decisions_path)])
         rewards = tuple(reward_types or journey.outcomes)
         joined = join_outcomes(impressions, events, rewards, reward_window_hours * 3600, placement_rewards(impressions))
         progress(
@@ -104,7 +107,7 @@ def train(
         "libraries": library_versions(),
         "data": {
             "paths": files,
-            "fingerprint": fingerprint(files),
+            "fingerprint": data_fingerprint,
             "events": int(len(events)),
             "visitors": int(events["visitor_id"].nunique()),
             "bad_rows_skipped": len(events.attrs["bad_rows"]),
@@ -115,7 +118,7 @@ def train(
             **(
                 {
                     "decisions": str(decisions_path),
-                    "decisions_fingerprint": fingerprint([str(f) for f in decision_files(decisions_path)]),
+                    "decisions_fingerprint": decisions_fingerprint,
                     "outcome_join": joined.counts,
                 }
                 if joined is not None

@@ -124,3 +124,21 @@ def test_the_command_line_describes_itself(capsys):
     out = capsys.readouterr().out
     for command in ("train", "evaluate", "promote", "retrain", "shadow", "rollback", "report"):
         assert command in out
+
+
+def test_a_champion_this_code_cannot_load_does_not_block_promotion(served, capsys, demo_events):
+    """After an upgrade changes the feature spec the service is on fallback: the gate has nothing to compare."""
+    registry = Registry(served.registry)
+    champion = registry.current()
+    code, out, _ = run(
+        capsys, "--registry", served.registry, "train", "--events", demo_events, "--no-promote", "--json"
+    )
+    challenger = json.loads(out)["version"]
+    manifest_path = registry.path(champion) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["features"]["version"] = "0"  # as a bundle from an older release
+    manifest_path.write_text(json.dumps(manifest))
+    code, out, err = run(capsys, "--registry", served.registry, "promote", challenger, "--data-dir", served.data_dir)
+    assert code == 0, err
+    assert registry.current() == challenger
+    assert "cannot be loaded" in registry.history()[-1]["reason"]
