@@ -279,6 +279,21 @@ def _edit_parquet(relative: str, drop: str):
     return mutate
 
 
+def _header_only(relative: str):
+    def mutate(root: Path) -> None:
+        path = root / relative
+        path.write_text(path.read_text().splitlines()[0] + "\n")
+
+    return mutate
+
+
+def _not_parquet(relative: str):
+    def mutate(root: Path) -> None:
+        (root / relative).write_text("not a parquet file\n")
+
+    return mutate
+
+
 HS = "hillstrom/hillstrom.csv"
 PD = "pathdata/PathData.csv"
 OB = "open_bandit/random/all/all.csv"
@@ -336,6 +351,17 @@ BAD_INPUT = [
         "transactions.parquet: missing column(s) 'basket_id'",
         {},
     ),
+    (
+        "complete-journey",
+        "complete_journey",
+        _not_parquet("complete_journey/campaigns.parquet"),
+        0,
+        "campaigns.parquet: cannot read as Parquet",
+        {},
+    ),
+    ("pathdata", PD, _header_only(PD), 0, "PathData.csv: no data rows to import", {}),
+    ("online-shoppers", OS, _header_only(OS), 5, "no data rows to import", {}),
+    ("hillstrom", HS, _header_only(HS), 0, "no data rows to import", {}),
 ]
 
 
@@ -361,6 +387,17 @@ def test_bad_input_stops_with_file_line_and_column_or_is_skipped_and_counted(
         assert [n for reason, n in reasons.items() if reason.startswith(prefix)] == [rows], (prefix, reasons)
     assert len(report.bad_examples) == sum(skipped.values())
     assert read_events(out / "events").attrs["bad_rows"] == []
+
+
+@pytest.mark.parametrize("kind, source, column", [("online-shoppers", OS, "Month"), ("pathdata", PD, "total_null")])
+def test_a_file_whose_rows_are_all_bad_and_skipped_imports_nothing_and_says_why(tmp_path, kind, source, column):
+    root = tmp_path / "data"
+    shutil.copytree(DATA, root, ignore=shutil.ignore_patterns("*.py"))
+    rows = len(pd.read_csv(root / source, sep=";" if kind == "pathdata" else ",", dtype=str))
+    _edit_csv(source, sep=";" if kind == "pathdata" else ",", cells=[(r, column, "?") for r in range(rows)])(root)
+    report = import_dataset(kind, root / source, tmp_path / "out", max_bad_rows=rows)
+    assert report.events_written == 0 and report.total_read == rows
+    assert sum(n for reason, n in report.skipped.items() if reason.startswith(f"bad {column}")) == rows
 
 
 def test_a_duplicate_click_is_skipped_and_counted(tmp_path):

@@ -47,6 +47,8 @@ def import_dataset(kind: str, source: Path | str, out: Path | str, max_bad_rows:
     started = time.perf_counter()
     try:
         module.run(source, out, report, BadRows(report, max_bad_rows))
+        if not report.total_read:
+            raise BadInput(f"{source}: no data rows to import (only a header, or empty files)")
     except BaseException:
         _discard(out, created)  # nothing half-written stays behind
         raise

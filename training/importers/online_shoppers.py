@@ -134,6 +134,8 @@ def _checked(chunk: pd.DataFrame, lines: np.ndarray, file: Path, bad: BadRows) -
 def events(sessions: pd.DataFrame) -> pd.DataFrame:
     """session_start, the page events (numpy repeat over the counts) and the purchases."""
     n = len(sessions)
+    if not n:
+        return event_frame(0)
     visitor = sessions["visitor_id"].to_numpy(dtype=object)
     start = sessions["start"].to_numpy()
     types, items, ts, owners = [np.full(n, "session_start", dtype=object)], [np.full(n, None)], [start], [np.arange(n)]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from training.importers.report import Problem
@@ -60,7 +61,7 @@ def parquet_columns(file: Path, columns: list[str]) -> pd.DataFrame:
         names = pq.read_schema(file).names
         require_columns(file, names, columns)
         return pq.read_table(file, columns=columns).to_pandas()
-    except OSError as exc:
+    except (OSError, ValueError, pa.ArrowException) as exc:  # ArrowInvalid: not a Parquet file
         raise BadInput(f"{file}: cannot read as Parquet ({exc})") from exc
 
 

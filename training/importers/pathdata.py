@@ -50,6 +50,8 @@ def run(source: Path, out: Path, report: ImportReport, bad: BadRows) -> None:
     for chunk, lines in csv_chunks(file, COLUMNS, sep=";"):
         report.read(file, len(chunk))
         rows.append(_checked(chunk, lines, file, bad))
+    if not rows:
+        return
     paths = pd.concat(rows, ignore_index=True)
     journeys = paths["conversions"] + paths["nulls"]
     report.skip("path with no journeys (both counts 0)", int((journeys == 0).sum()))
@@ -89,6 +91,8 @@ def _checked(chunk: pd.DataFrame, lines: np.ndarray, file: Path, bad: BadRows) -
 
 def expand(paths: pd.DataFrame) -> pd.DataFrame:
     """Events of every journey: numpy repeat over counts and path lengths, no loop over journeys."""
+    if not len(paths):
+        return event_frame(0)
     code = {c: i for i, c in enumerate(CHANNELS)}
     lengths = paths["steps"].map(len).to_numpy()
     flat = np.fromiter((code[c] for steps in paths["steps"] for c in steps), dtype=np.int64, count=lengths.sum())
