@@ -69,7 +69,9 @@ def main() -> int:
         f"truth = CTR of the random log ({bandit['random_impressions']:,}):"
     )
     print(_line("uniform", bandit, bandit["observed_random_ctr"]))
-    errors = ", ".join(f"{name} {error:.1%}" for name, error in bandit["relative_error"].items())
+    errors = ", ".join(
+        f"{name} {'n/a' if error is None else format(error, '.1%')}" for name, error in bandit["relative_error"].items()
+    )
     print(f"  relative error: {errors}; effective sample size {bandit['effective_sample_size']:,}")
     for warning in bandit["warnings"]:
         print(f"  warning: {warning}")
