@@ -436,3 +436,11 @@ def test_cli_refuses_a_non_empty_folder_and_names_bad_rows(capsys, tmp_path):
     assert main(["import", "pathdata", str(source), str(tmp_path / "new")]) == 2
     err = capsys.readouterr().err
     assert "PathData.csv: line 2: column 'total_conversions': not a number (got 'x')" in err
+
+
+def test_two_yoochoose_files_of_one_split_are_refused(tmp_path):
+    root = tmp_path / "yoochoose"
+    shutil.copytree(DATA / "yoochoose", root)
+    shutil.copy(root / "yoochoose-clicks-100k_test.txt", root / "other-clicks_test.txt")
+    with pytest.raises(BadInput, match="are both the 'test' split"):
+        import_dataset("yoochoose", root, tmp_path / "out")

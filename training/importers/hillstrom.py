@@ -68,7 +68,7 @@ def _checked(chunk: pd.DataFrame, lines: np.ndarray, file: Path, bad: BadRows) -
     parsed = {}
     problems = choice(chunk, "segment", ARMS)
     for column, kwargs in {
-        "recency": {"minimum": 0},
+        "recency": {"integer": True, "minimum": 0},
         "history": {"minimum": 0},
         "mens": {"integer": True, "minimum": 0, "maximum": 1},
         "womens": {"integer": True, "minimum": 0, "maximum": 1},

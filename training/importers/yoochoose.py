@@ -37,7 +37,10 @@ def split_files(source: Path) -> dict[str, Path]:
     splits = {}
     for file in files:
         match = SPLIT.search(file.stem)
-        splits[match.group(1) if match else file.stem] = file
+        split = match.group(1) if match else file.stem
+        if split in splits:
+            raise BadInput(f"{source}: {splits[split].name} and {file.name} are both the {split!r} split; keep one")
+        splits[split] = file
     if not splits:
         raise BadInput(f"{source}: no YOOCHOOSE click files (*.txt) found")
     return splits
