@@ -25,6 +25,13 @@ def run(capsys, *argv):
     return code, out.out, out.err
 
 
+def train_challenger(capsys, settings, events) -> str:
+    """Register a version trained on `events` without making it current; its version."""
+    code, out, err = run(capsys, "--registry", settings.registry, "train", "--events", events, "--no-promote", "--json")
+    assert code == 0, err
+    return json.loads(out)["version"]
+
+
 def evaluate(capsys, settings, policy):
     code, out, err = run(
         capsys,
@@ -97,10 +104,7 @@ def test_without_logged_traffic_a_challenger_is_refused(model_settings, capsys, 
 def test_shadow_challenger_scores_live_traffic_without_changing_answers(served, capsys, demo_events):
     registry = Registry(served.registry)
     champion = registry.current()
-    code, out, _ = run(
-        capsys, "--registry", served.registry, "train", "--events", demo_events, "--no-promote", "--json"
-    )
-    challenger = json.loads(out)["version"]
+    challenger = train_challenger(capsys, served, demo_events)
     assert run(capsys, "--registry", served.registry, "shadow", challenger)[0] == 0
     client = create_app(served).test_client()
     logged_traffic.serve(client, visitors=50, seed=3, prefix="s")
@@ -130,10 +134,7 @@ def test_a_champion_this_code_cannot_load_does_not_block_promotion(served, capsy
     """After an upgrade changes the feature spec the service is on fallback: the gate has nothing to compare."""
     registry = Registry(served.registry)
     champion = registry.current()
-    code, out, _ = run(
-        capsys, "--registry", served.registry, "train", "--events", demo_events, "--no-promote", "--json"
-    )
-    challenger = json.loads(out)["version"]
+    challenger = train_challenger(capsys, served, demo_events)
     manifest_path = registry.path(champion) / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["features"]["version"] = "0"  # as a bundle from an older release
