@@ -39,6 +39,7 @@ class FeatureSpec:
             "channel_response_share",
             *(f"stage_count_{s}" for s in journey.stages),
             *(f"channel_count_{c}" for c in CHANNELS),
+            *(f"profile_{name}" for name in journey.profile_features),
         ]
         self.item_names = [
             "item_pop_share_log",
@@ -68,8 +69,10 @@ class FeatureSpec:
             return -1
         return self._channel_index.get(channel, self._channel_index["other"])
 
-    def context_row(self, ctx: dict, now: float, channel: str | None = None) -> list[float]:
-        """Context features of one visitor at epoch second `now`."""
+    def context_row(
+        self, ctx: dict, now: float, channel: str | None = None, profile: dict | None = None
+    ) -> list[float]:
+        """Context features of one visitor at epoch second `now`, with the map's profile features."""
         stage_idx = self._stage_index.get(ctx["stage"], -1)
         last_ts = ctx["last_ts"]
         since_last = max(now - last_ts, 0.0) if last_ts is not None else -1.0
@@ -98,7 +101,26 @@ class FeatureSpec:
             channel_response_share(ctx, channel),
             *(stage_counts.get(s, 0) for s in self.journey.stages),
             *channel_counts,
+            *self.profile_values(profile),
         ]
+
+    def profile_values(self, profile: dict | None) -> list[float]:
+        """The declared profile attributes as numbers: a category's position, NaN where absent or unknown.
+
+        An attribute is looked up at the top of the profile, then under its `attributes`.
+        """
+        if not self.journey.profile_features:
+            return []
+        profile = profile or {}
+        extra = profile.get("attributes") if isinstance(profile.get("attributes"), dict) else {}
+        values = []
+        for name, categories in self.journey.profile_features.items():
+            value = profile.get(name, extra.get(name))
+            if categories is not None:
+                values.append(float(categories.index(str(value))) if str(value) in categories else math.nan)
+            else:
+                values.append(_number(value))
+        return values
 
     def content_matrix(
         self,
@@ -111,9 +133,10 @@ class FeatureSpec:
         interests: list[str] | tuple[str, ...] = (),
         positions: list[int] | None = None,
         context_row: list[float] | None = None,
+        profile: dict | None = None,
     ) -> np.ndarray:
         """One row per candidate: the visitor's context beside each item's features."""
-        base = context_row if context_row is not None else self.context_row(ctx, now, channel)
+        base = context_row if context_row is not None else self.context_row(ctx, now, channel, profile)
         matrix = np.empty((len(item_ids), len(self.content_names)), dtype=np.float64)
         matrix[:, : len(base)] = base
         matrix[:, len(base) :] = self.item_block(ctx, item_ids, item_stats, catalog_items, interests, positions)
@@ -145,6 +168,16 @@ class FeatureSpec:
                 positions[row] if positions is not None else 0,
             )
         return block
+
+
+def _number(value) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number if math.isfinite(number) else math.nan
 
 
 def channel_response_share(ctx: dict, channel: str | None) -> float:

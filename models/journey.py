@@ -21,6 +21,8 @@ class JourneyMap:
     lapse_after_days: float = 180.0
     conversion_stage: str | None = None
     """The stage that counts as converting; None means "conversion" if declared, else the last stage."""
+    profile_features: dict[str, tuple[str, ...] | None] = dataclasses.field(default_factory=dict)
+    """Profile attributes the models read: name -> None for a number, or the category values in order."""
 
     def __post_init__(self):
         if not self.stages:
@@ -28,6 +30,9 @@ class JourneyMap:
         unknown = sorted({s for s in self.events.values() if s not in self.stages})
         if unknown:
             raise ConfigError(f"journey map: events point at undeclared stages {unknown}")
+        for name, values in self.profile_features.items():
+            if values is not None and (not values or len(set(values)) != len(values)):
+                raise ConfigError(f"journey map: profile feature {name!r} needs distinct category values")
         if self.conversion_stage is not None and self.conversion_stage not in self.stages:
             raise ConfigError(
                 f"journey map: conversion_stage {self.conversion_stage!r} is not one of the stages {list(self.stages)}"
@@ -62,6 +67,10 @@ class JourneyMap:
         if self.conversion_stage is not None:
             # only when set, so the maps recorded in existing bundles keep their exact shape
             raw["conversion_stage"] = self.conversion_stage
+        if self.profile_features:
+            raw["profile_features"] = {
+                name: "number" if values is None else list(values) for name, values in self.profile_features.items()
+            }
         return raw
 
     @classmethod
@@ -73,8 +82,9 @@ class JourneyMap:
                 outcomes=tuple(raw.get("outcomes") or ()),
                 lapse_after_days=float(raw.get("lapse_after_days", 180)),
                 conversion_stage=raw.get("conversion_stage"),
+                profile_features=_profile_features(raw.get("profile_features") or {}),
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"journey map is malformed: {exc}") from exc
 
     @classmethod
@@ -85,3 +95,16 @@ class JourneyMap:
         except FileNotFoundError as exc:
             raise ConfigError(f"journey map not found: {path}") from exc
         return cls.from_dict(raw or {})
+
+
+def _profile_features(raw: dict) -> dict[str, tuple[str, ...] | None]:
+    """`{name: number}` or `{name: [category, ...]}` from the map's `profile_features`."""
+    features = {}
+    for name, kind in raw.items():
+        if kind == "number":
+            features[str(name)] = None
+        elif isinstance(kind, list):
+            features[str(name)] = tuple(str(value) for value in kind)
+        else:
+            raise ConfigError(f"journey map: profile feature {name!r} must be 'number' or a list of categories")
+    return features

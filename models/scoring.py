@@ -36,7 +36,7 @@ def score_candidates(
     x the rise in P(reaching a later stage) that responding brings for `progress`."""
     spec = bundle.spec
     interests = profile.get("interests") or ()
-    row = spec.context_row(context, now, channel)
+    row = spec.context_row(context, now, channel, profile)
     matrix = spec.content_matrix(
         context, now, channel, item_ids, bundle.item_stats, catalog.items, interests=interests, context_row=row
     )
@@ -44,7 +44,7 @@ def score_candidates(
     classes = bundle.classes
     if placement.objective == "progress":
         rows = [row] + [
-            spec.context_row(_after_response(context, catalog.items[i], channel, now, bundle), now, channel)
+            spec.context_row(_after_response(context, catalog.items[i], channel, now, bundle), now, channel, profile)
             for i in item_ids
         ]
         probabilities = bundle.next_stage.predict_proba(np.asarray(rows))

@@ -27,6 +27,7 @@ IMPRESSION_COLUMNS = [
     "reward",
     "shadow_version",
     "shadow_items",
+    "profile",
 ]
 
 
@@ -66,6 +67,7 @@ def read_impressions(path: Path | str) -> pd.DataFrame:
                         "reward": tuple(record.get("reward") or ()),
                         "shadow_version": (record.get("shadow") or {}).get("model_version"),
                         "shadow_items": tuple((record.get("shadow") or {}).get("items") or ()),
+                        "profile": record.get("profile") or {},
                     }
                     for position, item in enumerate(record.get("items") or ()):
                         rows.append(

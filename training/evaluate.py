@@ -191,19 +191,25 @@ def _model_rankings(bundle, impressions, candidates, events, journey, catalog) -
             who = row["user_id"] if isinstance(row["user_id"], str) else row["visitor_id"]
             ctx = contexts.get(who) or new_context(who)
             items = list(candidates[index])
-            scores = _objective_scores(bundle, catalog, row["placement"], ctx, row["channel"], row["ts"], items)
+            profile = row["profile"] if isinstance(row["profile"], dict) else {}
+            scores = _objective_scores(
+                bundle, catalog, row["placement"], ctx, profile, row["channel"], row["ts"], items
+            )
             cache[row["decision_id"]] = [items[i] for i in np.argsort(-scores, kind="stable")]
         rankings[index] = cache[row["decision_id"]]
     return rankings
 
 
-def _objective_scores(bundle, catalog: Catalog, placement: str, ctx: dict, channel, now: float, items: list[str]):
+def _objective_scores(bundle, catalog: Catalog, placement: str, ctx, profile, channel, now: float, items: list[str]):
     """The model's scores under the placement's objective (click, value or progress) as the service
-    computes them; P(response) where the placement or an item is not in the catalog."""
+    computes them, with the profile attributes the decision logged; P(response) where the placement or
+    an item is not in the catalog."""
     known = catalog.placements.get(placement)
     if known is not None and all(item in catalog.items for item in items):
-        return score_candidates(bundle, catalog, known, ctx, {}, channel, now, items).scores
-    matrix = bundle.spec.content_matrix(ctx, now, channel, items, bundle.item_stats, catalog.items)
+        return score_candidates(bundle, catalog, known, ctx, profile, channel, now, items).scores
+    matrix = bundle.spec.content_matrix(
+        ctx, now, channel, items, bundle.item_stats, catalog.items, profile.get("interests", ()), profile=profile
+    )
     return bundle.content.predict(matrix)
 
 

@@ -119,10 +119,18 @@ def replay(
         while next_decision < len(decisions) and decisions[next_decision]["ts"] <= ts:
             d = decisions[next_decision]
             ctx = contexts.get(d["who"]) or new_context(d["who"])
-            interests = profiles.get(d["who"], {}).get("interests", ())
+            profile = profiles.get(d["who"], {})
             ct_X.append(
                 spec.content_matrix(
-                    ctx, d["ts"], d["channel"], d["items"], item_stats, catalog_items, interests, d["positions"]
+                    ctx,
+                    d["ts"],
+                    d["channel"],
+                    d["items"],
+                    item_stats,
+                    catalog_items,
+                    profile.get("interests", ()),
+                    d["positions"],
+                    profile=profile,
                 )
             )
             ct_y.extend(d["rewards"])
@@ -148,9 +156,16 @@ def replay(
         item = event["item_id"]
         if not use_impressions and item is not None and sampled[row_index] and journey.stage_of(event["type"]):
             choice = _sample_choice(item, universe, universe_index, negatives, rng)
-            interests = profiles.get(visitor, {}).get("interests", ())
+            profile = profiles.get(visitor, {})
             block = spec.content_matrix(
-                ctx, event["ts"], event["channel"], choice, item_stats, catalog_items, interests
+                ctx,
+                event["ts"],
+                event["channel"],
+                choice,
+                item_stats,
+                catalog_items,
+                profile.get("interests", ()),
+                profile=profile,
             )
             ct_X.append(block)
             ct_y.extend([1] + [0] * (len(choice) - 1))
@@ -164,7 +179,7 @@ def replay(
             item_stats.add(item, stage)
         stage_mix[stage or "(no stage)"] = stage_mix.get(stage or "(no stage)", 0) + 1
         if keep_row[row_index]:
-            ns_X.append(spec.context_row(ctx, event["ts"], event["channel"]))
+            ns_X.append(spec.context_row(ctx, event["ts"], event["channel"], profiles.get(visitor)))
             ns_y.append(labels[row_index])
             ns_ts.append(event["ts"])
     if use_impressions:

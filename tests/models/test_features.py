@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from models.context import apply_event, new_context
+from models.errors import ConfigError
 from models.features import CHANNELS, FeatureSpec, ItemStats, channel_response_share
+from models.journey import JourneyMap
 
 
 def test_names_follow_the_journey_map(journey):
@@ -102,3 +104,53 @@ def test_channel_response_shares_sum_to_one_over_the_channels(journey):
     shares = [channel_response_share(ctx, c) for c in CHANNELS]
     assert all(0.0 <= s <= 1.0 for s in shares)
     assert sum(shares) == pytest.approx(1.0)
+
+
+PROFILED = {
+    "stages": ["awareness", "conversion"],
+    "events": {"page_view": "awareness", "purchase": "conversion"},
+    "profile_features": {"tier": ["bronze", "silver", "gold"], "age": "number"},
+}
+
+
+def test_declared_profile_features_follow_the_context_features():
+    spec = FeatureSpec(JourneyMap.from_dict(PROFILED))
+    assert spec.context_names[-2:] == ["profile_tier", "profile_age"]
+    assert spec.content_names[: len(spec.context_names)] == spec.context_names
+
+
+@pytest.mark.parametrize(
+    "profile, expected",
+    [
+        ({"tier": "gold", "age": 41}, [2.0, 41.0]),
+        ({"tier": "silver", "attributes": {"age": "38"}}, [1.0, 38.0]),  # looked up under attributes too
+        ({"tier": "platinum", "age": "unknown"}, [None, None]),  # unknown category, not a number: missing
+        ({}, [None, None]),
+        (None, [None, None]),
+    ],
+)
+def test_profile_values_are_category_positions_and_numbers_nan_when_missing(profile, expected):
+    spec = FeatureSpec(JourneyMap.from_dict(PROFILED))
+    values = spec.profile_values(profile)
+    assert [None if np.isnan(v) else v for v in values] == expected
+    row = spec.context_row(new_context("v"), now=0.0, profile=profile)
+    assert len(row) == len(spec.context_names)
+
+
+@pytest.mark.parametrize(
+    "declared, message",
+    [
+        ({"tier": "text"}, "must be 'number' or a list"),
+        ({"tier": []}, "distinct category values"),
+        ({"tier": ["a", "a"]}, "distinct"),
+    ],
+)
+def test_a_malformed_profile_feature_is_refused_with_its_name(declared, message):
+    with pytest.raises(ConfigError, match=message):
+        JourneyMap.from_dict({**PROFILED, "profile_features": declared})
+
+
+def test_profile_features_survive_the_bundle_round_trip():
+    journey = JourneyMap.from_dict(PROFILED)
+    assert JourneyMap.from_dict(journey.to_dict()) == journey
+    assert "profile_features" not in JourneyMap.from_dict({**PROFILED, "profile_features": {}}).to_dict()

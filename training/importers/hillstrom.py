@@ -7,7 +7,8 @@ Womens E-Mail, No E-Mail: 1/3 each) and the two weeks' outcomes `visit`, `conver
 Mapping (config/journeys/hillstrom.yaml), customer `hs-<row>` (0-based data row):
 - decision (decisions/decisions.jsonl): placement `email_campaign`, one item, the arm
   (`mens_email`, `womens_email` or `no_email`, position 0, propensity 1/3), policy `random`,
-  reward [visit], candidates the three arms, context the customer's attributes.
+  reward [visit], candidates the three arms, context and profile the customer's attributes (the
+  journey map declares them as profile features, so the models and `evaluate` read them).
 - `email_received` (awareness, channel email): for the two e-mail arms only; the control
   group received nothing, so it has no touchpoint until it visits.
 - `visit` (consideration, channel web) when visit = 1; `purchase` (conversion, value = spend)
@@ -148,4 +149,5 @@ def decision_records(customers: pd.DataFrame):
             "timestamp": stamp,
             "channel": "email",
             "context": context["profile"],
+            "profile": context["profile"],
         }

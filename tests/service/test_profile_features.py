@@ -1,0 +1,53 @@
+"""Profile attributes the journey map declares are model features, served and logged with each decision."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+
+import pytest
+import yaml
+
+from models.journey import JourneyMap
+from service import create_app
+from tests.conftest import CONFIG_DIR
+from training.decision_logs import read_impressions
+from training.train import train
+
+DECLARED = {"segment": ["fleet", "private"], "age": "number"}
+
+
+@pytest.fixture
+def profiled_settings(settings, demo_events, catalog, tmp_path):
+    """Settings whose journey map declares two profile features, with a model trained on that map."""
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config, ignore=shutil.ignore_patterns("*.py", "journeys"))
+    raw = yaml.safe_load((config / "journey.yaml").read_text())
+    (config / "journey.yaml").write_text(yaml.safe_dump({**raw, "profile_features": DECLARED}, sort_keys=False))
+    journey = JourneyMap.load(config / "journey.yaml")
+    profiles = {
+        f"v{k}": {"segment": "fleet" if k % 2 else "private", "attributes": {"age": 20 + k % 50}} for k in range(600)
+    }
+    train(demo_events, tmp_path / "registry-profiled", journey, catalog, progress=lambda _: None, profiles=profiles)
+    return dataclasses.replace(settings, config_dir=config, registry=tmp_path / "registry-profiled")
+
+
+def test_declared_profile_attributes_are_features_and_are_logged_with_the_decision(profiled_settings):
+    client = create_app(profiled_settings).test_client()
+    assert (
+        client.put("/v1/visitors/p-1/profile", json={"segment": "fleet", "attributes": {"age": 41}}).status_code == 200
+    )
+    answer = client.post(
+        "/v1/decisions",
+        json={"visitor_id": "p-1", "placement": "home_hero", "context": {"channel": "web"}, "explain": True},
+    ).get_json()
+    assert answer["policy"] == "model"
+    logged = [json.loads(line) for f in (profiled_settings.data_dir / "decisions").glob("*.jsonl") for line in f.open()]
+    assert logged[-1]["profile"] == {"segment": "fleet", "age": 41}
+    assert read_impressions(profiled_settings.data_dir / "decisions")["profile"].iloc[-1] == {
+        "segment": "fleet",
+        "age": 41,
+    }
+    manifest = json.loads(next((profiled_settings.registry).glob("*/manifest.json")).read_text())
+    assert manifest["features"]["next_stage"][-2:] == ["profile_segment", "profile_age"]
