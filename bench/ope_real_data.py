@@ -45,6 +45,7 @@ def main() -> int:
         hillstrom = checks.logged(work / "hillstrom", "hillstrom")
         constant = checks.hillstrom_constant_arm(hillstrom)
         learned = checks.hillstrom_personalized(hillstrom, checks.read_profiles(work / "hillstrom" / "profiles.jsonl"))
+        wayfinder = checks.hillstrom_wayfinder_model(work / "hillstrom", work / "registry")
         bandit = checks.open_bandit_uniform(
             checks.logged(work / "bts", "open-bandit"), checks.logged(work / "random", "open-bandit")
         )
@@ -65,6 +66,12 @@ def main() -> int:
         f"{learned['gain']['value']:+.4f} [{low:+.4f}, {high:+.4f}]"
     )
     print(
+        f"Hillstrom, Wayfinder's own model (train --decisions --profiles) valued by `evaluate` "
+        f"on the {wayfinder['valued_on']:,} decisions after its training split:"
+    )
+    for name, result in wayfinder["policies"].items():
+        print(_line("Wayfinder model" if name == wayfinder["version"] else name, result))
+    print(
         f"Open Bandit: uniform-random CTR from the Bernoulli TS log ({bandit['impressions']:,} impressions), "
         f"truth = CTR of the random log ({bandit['random_impressions']:,}):"
     )
@@ -78,7 +85,9 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(
             json.dumps(
-                {"hillstrom": {"whole_log": constant, **learned}, "open_bandit": bandit}, default=float, indent=1
+                {"hillstrom": {"whole_log": constant, **learned, "wayfinder": wayfinder}, "open_bandit": bandit},
+                default=float,
+                indent=1,
             )
         )
     held = [*constant["covers"].values(), *bandit["covers"].values()]

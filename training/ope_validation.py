@@ -26,9 +26,11 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from models.catalog import Catalog
 from models.journey import JourneyMap
+from models.registry import Registry
 from training import ope
-from training.evaluate import evaluate_choices, load_logged, target_choices
+from training.evaluate import evaluate, evaluate_choices, load_logged, target_choices
 
 ROOT = Path(__file__).resolve().parents[1]
 ESTIMATORS = ("ips", "snips", "dr")
@@ -119,6 +121,30 @@ def _design(customers: pd.DataFrame, arm) -> pd.DataFrame:
     design = customers[HILLSTROM_FEATURES].copy()
     design["arm"] = pd.Categorical(np.broadcast_to(np.asarray(arm, dtype=object), len(customers)), HILLSTROM_ARMS)
     return design
+
+
+def hillstrom_wayfinder_model(imported: Path | str, registry: Path | str) -> dict:
+    """Train Wayfinder's own models on the import (time split as `train` does), then value its policy with
+    `evaluate` on the decisions after the split, beside the fixed policies on the same decisions."""
+    from training.train import train
+
+    imported, journey, catalog = Path(imported), journey_of("hillstrom"), Catalog(items={}, placements={})
+    summary = train(
+        imported / "events",
+        registry,
+        journey,
+        catalog,
+        horizon_days=14,
+        progress=lambda _: None,
+        decisions_path=imported / "decisions",
+        profiles=read_profiles(imported / "profiles.jsonl"),
+    )
+    split_at = pd.Timestamp(summary["metrics"]["content"]["split_at"]).timestamp()
+    impressions, events, _ = load_logged(imported / "decisions", imported / "events", journey)
+    later = impressions.loc[impressions["ts"].to_numpy() >= split_at].reset_index(drop=True)
+    policies = [summary["version"], *(f"always:{arm}" for arm in HILLSTROM_ARMS), "uniform"]
+    results = {p: evaluate(p, later, events, Registry(registry), journey, catalog) for p in policies}
+    return {"version": summary["version"], "valued_on": len(later), "policies": results}
 
 
 def read_profiles(path: Path | str) -> dict[str, dict]:
