@@ -105,17 +105,11 @@ class FeatureSpec:
         ]
 
     def profile_values(self, profile: dict | None) -> list[float]:
-        """The declared profile attributes as numbers: a category's position, NaN where absent or unknown.
-
-        An attribute is looked up at the top of the profile, then under its `attributes`.
-        """
-        if not self.journey.profile_features:
-            return []
-        profile = profile or {}
-        extra = profile.get("attributes") if isinstance(profile.get("attributes"), dict) else {}
+        """The declared profile attributes as numbers: a category's position, NaN where absent or unknown."""
+        raw = self.journey.profile_attributes(profile)
         values = []
         for name, categories in self.journey.profile_features.items():
-            value = profile.get(name, extra.get(name))
+            value = raw[name]
             if categories is not None:
                 values.append(float(categories.index(str(value))) if str(value) in categories else math.nan)
             else:
@@ -130,13 +124,13 @@ class FeatureSpec:
         item_ids: list[str],
         item_stats: ItemStats,
         catalog_items: dict[str, Item],
-        interests: list[str] | tuple[str, ...] = (),
+        profile: dict | None = None,
         positions: list[int] | None = None,
         context_row: list[float] | None = None,
-        profile: dict | None = None,
     ) -> np.ndarray:
-        """One row per candidate: the visitor's context beside each item's features."""
+        """One row per candidate: the visitor's context (and profile) beside each item's features."""
         base = context_row if context_row is not None else self.context_row(ctx, now, channel, profile)
+        interests = (profile or {}).get("interests") or ()
         matrix = np.empty((len(item_ids), len(self.content_names)), dtype=np.float64)
         matrix[:, : len(base)] = base
         matrix[:, len(base) :] = self.item_block(ctx, item_ids, item_stats, catalog_items, interests, positions)

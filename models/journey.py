@@ -42,6 +42,13 @@ class JourneyMap:
         """The stage an event type evidences, or None for outcomes and unmapped types."""
         return self.events.get(event_type)
 
+    def profile_attributes(self, profile: dict | None) -> dict:
+        """The declared profile features' raw values: each looked up at the top of the profile, then
+        under its `attributes`; None where absent."""
+        profile = profile or {}
+        extra = profile.get("attributes") if isinstance(profile.get("attributes"), dict) else {}
+        return {name: profile.get(name, extra.get(name)) for name in self.profile_features}
+
     def stage_index(self, stage: str | None) -> int:
         return self.stages.index(stage) if stage in self.stages else -1
 

@@ -35,10 +35,9 @@ def score_candidates(
     """Expected value of each candidate: P(response) for `click`, x item value for `value`,
     x the rise in P(reaching a later stage) that responding brings for `progress`."""
     spec = bundle.spec
-    interests = profile.get("interests") or ()
     row = spec.context_row(context, now, channel, profile)
     matrix = spec.content_matrix(
-        context, now, channel, item_ids, bundle.item_stats, catalog.items, interests=interests, context_row=row
+        context, now, channel, item_ids, bundle.item_stats, catalog.items, profile, context_row=row
     )
     p_response = bundle.content.predict(matrix)
     classes = bundle.classes

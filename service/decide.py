@@ -326,7 +326,11 @@ class DecisionEngine:
             "channel": here.channel,
             "items": [{**item, "position": position} for position, item in enumerate(decision["items"])],
             "context": _snapshot(here.context),
-            "profile": _profile_snapshot(self.models.journey, here.profile),
+            # what the model read of the profile, so evaluation can score it as serving did
+            "profile": {
+                "interests": list(here.profile.get("interests") or ()),
+                **self.models.journey.profile_attributes(here.profile),
+            },
         }
         self.decision_log.append([record])
 
@@ -347,12 +351,6 @@ def _candidates(catalog: Catalog, placement: Placement, requested: list[str] | N
             f"unknown candidate items {unknown[:10]}", {"candidates": [f"not in catalog: {unknown[:10]}"]}
         )
     return list(dict.fromkeys(requested))
-
-
-def _profile_snapshot(journey, profile: dict) -> dict:
-    """The profile attributes the journey map declares as features, as the decision saw them."""
-    extra = profile.get("attributes") if isinstance(profile.get("attributes"), dict) else {}
-    return {name: profile.get(name, extra.get(name)) for name in journey.profile_features}
 
 
 def _snapshot(context: dict | None) -> dict | None:

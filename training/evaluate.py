@@ -52,9 +52,9 @@ def target_choices(
     `uniform`: each candidate with 1 / candidates; `always:<item>`: that item; `shadow[:<version>]`:
     the shadow model's logged choice (rows it did not shadow: nothing, so they earn nothing); a model
     version (or `current`): the item the model ranks at the logged position among the decision's
-    candidates under the placement's objective, given the context replayed to that moment. Rules
-    on top of the model (interest boosts, resume pins, exploration, diversity) are not replayed:
-    the log holds no profile, and the estimate is of the model, not of those rules.
+    candidates under the placement's objective, given the context replayed to that moment and the
+    profile attributes the decision logged. Rules on top of the model (interest boosts, resume pins,
+    exploration, diversity) are not replayed: the estimate is of the model, not of those rules.
     """
     candidates = _candidate_sets(impressions)
     if policy == "uniform":
@@ -207,9 +207,7 @@ def _objective_scores(bundle, catalog: Catalog, placement: str, ctx, profile, ch
     known = catalog.placements.get(placement)
     if known is not None and all(item in catalog.items for item in items):
         return score_candidates(bundle, catalog, known, ctx, profile, channel, now, items).scores
-    matrix = bundle.spec.content_matrix(
-        ctx, now, channel, items, bundle.item_stats, catalog.items, profile.get("interests", ()), profile=profile
-    )
+    matrix = bundle.spec.content_matrix(ctx, now, channel, items, bundle.item_stats, catalog.items, profile)
     return bundle.content.predict(matrix)
 
 

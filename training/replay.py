@@ -128,9 +128,8 @@ def replay(
                     d["items"],
                     item_stats,
                     catalog_items,
-                    profile.get("interests", ()),
+                    profile,
                     d["positions"],
-                    profile=profile,
                 )
             )
             ct_y.extend(d["rewards"])
@@ -164,8 +163,7 @@ def replay(
                 choice,
                 item_stats,
                 catalog_items,
-                profile.get("interests", ()),
-                profile=profile,
+                profile,
             )
             ct_X.append(block)
             ct_y.extend([1] + [0] * (len(choice) - 1))

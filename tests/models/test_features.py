@@ -46,7 +46,7 @@ def test_content_matrix_marks_seen_and_interest_matching_items(journey, catalog)
     stats = ItemStats()
     stats.add("accessory_pet_pack", "consideration")
     items = ["accessory_pet_pack", "hero_x5_m_sport"]
-    matrix = spec.content_matrix(ctx, 2.0, "web", items, stats, catalog.items, interests=["pets"])
+    matrix = spec.content_matrix(ctx, 2.0, "web", items, stats, catalog.items, profile={"interests": ["pets"]})
     columns = {name: matrix[:, i] for i, name in enumerate(spec.content_names)}
     assert matrix.shape == (2, len(spec.content_names))
     assert list(columns["item_visitor_count"]) == [1, 0]

@@ -36,7 +36,10 @@ def profiled_settings(settings, demo_events, catalog, tmp_path):
 def test_declared_profile_attributes_are_features_and_are_logged_with_the_decision(profiled_settings):
     client = create_app(profiled_settings).test_client()
     assert (
-        client.put("/v1/visitors/p-1/profile", json={"segment": "fleet", "attributes": {"age": 41}}).status_code == 200
+        client.put(
+            "/v1/visitors/p-1/profile", json={"segment": "fleet", "interests": ["pets"], "attributes": {"age": 41}}
+        ).status_code
+        == 200
     )
     answer = client.post(
         "/v1/decisions",
@@ -44,10 +47,8 @@ def test_declared_profile_attributes_are_features_and_are_logged_with_the_decisi
     ).get_json()
     assert answer["policy"] == "model"
     logged = [json.loads(line) for f in (profiled_settings.data_dir / "decisions").glob("*.jsonl") for line in f.open()]
-    assert logged[-1]["profile"] == {"segment": "fleet", "age": 41}
-    assert read_impressions(profiled_settings.data_dir / "decisions")["profile"].iloc[-1] == {
-        "segment": "fleet",
-        "age": 41,
-    }
+    expected = {"interests": ["pets"], "segment": "fleet", "age": 41}
+    assert logged[-1]["profile"] == expected
+    assert read_impressions(profiled_settings.data_dir / "decisions")["profile"].iloc[-1] == expected
     manifest = json.loads(next((profiled_settings.registry).glob("*/manifest.json")).read_text())
     assert manifest["features"]["next_stage"][-2:] == ["profile_segment", "profile_age"]
