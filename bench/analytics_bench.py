@@ -78,8 +78,8 @@ def measure_cli(path: Path, out: Path) -> dict:
 
 def measure_log_reader(log_dir: Path) -> dict:
     """In this (child) process: what GET /v1/analytics/journeys does, over the whole log."""
-    from models.analytics import analyze_log
     from models.journey import JourneyMap
+    from reports.analytics import analyze_log
 
     journey = JourneyMap.load(ROOT / "config" / "journey.yaml")
     started = time.perf_counter()

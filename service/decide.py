@@ -10,6 +10,7 @@ import uuid
 
 import numpy as np
 
+from journal.writer import DailyLog
 from models.bundle import ModelBundle
 from models.catalog import Catalog, Placement
 from models.errors import NotFound, StoreUnavailable, ValidationFailed
@@ -18,7 +19,6 @@ from models.rules import Rules
 from models.scoring import score_candidates, top_contributions
 from service import caps
 from service.catalog_store import CatalogStore
-from service.daily_log import DailyLog
 from service.eligibility import screen
 from service.explain import caps_state, describe, score_reason
 from service.model_holder import ModelHolder

@@ -7,9 +7,9 @@ import time
 
 from marshmallow import ValidationError
 
+from journal.writer import DailyLog
 from models.errors import StoreUnavailable, ValidationFailed
 from models.events import parse_event
-from service.daily_log import DailyLog
 from service.spool import Spool
 from service.store import ContextStore
 

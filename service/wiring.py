@@ -6,12 +6,12 @@ import dataclasses
 import logging
 
 from config.settings import Settings
+from journal.writer import DailyLog
 from models.catalog import Catalog
 from models.journey import JourneyMap
 from models.registry import Registry
 from models.rules import Rules
 from service.catalog_store import CatalogStore
-from service.daily_log import DailyLog
 from service.decide import DecisionEngine
 from service.ingest import Ingestor
 from service.model_holder import ModelHolder

@@ -184,8 +184,8 @@ def _import(args, settings: Settings) -> int:
 
 
 def _analyze(args, settings: Settings) -> int:
-    from models.analytics import analyze_journeys
-    from training.analytics_report import write_report
+    from reports.analytics import analyze_journeys
+    from reports.analytics_html import write_report
     from training.readers import read_events
 
     journey = JourneyMap.load(args.journey)
@@ -234,8 +234,8 @@ def _instant(text: str) -> dt.datetime:
 
 
 def _lift(args, settings: Settings) -> int:
-    from models.lift import lift_from_log, parse_instant
-    from training.lift_report import format_table, write_lift_report
+    from reports.lift import lift_from_log, parse_instant
+    from reports.lift_files import format_table, write_lift_report
 
     report = lift_from_log(
         args.data_dir,

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from journal.join import join_outcomes
 from models.bundle import ModelBundle
 from models.catalog import Catalog
 from models.context import apply_event, new_context, profile_key
@@ -16,7 +17,6 @@ from models.registry import Registry
 from models.scoring import score_candidates
 from training import ope
 from training.decision_logs import placement_rewards, read_impressions
-from training.join import join_outcomes
 from training.readers import read_events
 
 PRIOR = 10.0

@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
 
+from journal.event_log import EVENT_COLUMNS
 from models.errors import WayfinderError
-from models.event_files import EVENT_COLUMNS
 
 COLUMNS = EVENT_COLUMNS
 _FAST_SCHEMA = pa.schema(

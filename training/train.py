@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from journal.join import join_outcomes
 from models.bundle import BUNDLE_FORMAT, ModelBundle, library_versions
 from models.catalog import Catalog
 from models.content import ContentModel, PopularityBaseline, RandomBaseline
@@ -17,7 +18,6 @@ from models.journey import JourneyMap
 from models.next_stage import BaseRateBaseline, MarkovChainBaseline, NextStageModel
 from models.registry import Registry, new_version
 from training.decision_logs import decision_files, placement_rewards, read_impressions
-from training.join import join_outcomes
 from training.metrics import binary_metrics, multiclass_metrics
 from training.readers import fingerprint, read_events
 from training.replay import replay

@@ -7,7 +7,7 @@ million events): an analytics call, not one for a page's hot path.
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from models.analytics import analyze_log
+from reports.analytics import analyze_log
 from service.schemas import JourneyAnalyticsQuerySchema, JourneyAnalyticsSchema
 from service.views import services
 

@@ -13,8 +13,8 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from models.events import TYPE_PATTERN
-from models.lift import DEFAULT_CONVERSION_WINDOW_DAYS, DEFAULT_REPORT_DAYS, DEFAULT_WINDOW_HOURS, lift_from_log
-from models.lift_html import render_lift_html
+from reports.lift import DEFAULT_CONVERSION_WINDOW_DAYS, DEFAULT_REPORT_DAYS, DEFAULT_WINDOW_HOURS, lift_from_log
+from reports.lift_html import render_lift_html
 from service.views import services
 
 blp = Blueprint("reports", __name__, url_prefix="/v1", description="Business impact: lift over the holdout")

@@ -34,7 +34,7 @@ def test_figures_from_posted_events_match_the_hand_count(logged):
 
 
 def test_the_api_and_the_models_agree(logged, journey):
-    from models.analytics import analyze_journeys
+    from reports.analytics import analyze_journeys
 
     served = logged.get(URL, query_string=WINDOW).get_json()
     direct = analyze_journeys(journey_log.frame(), journey)

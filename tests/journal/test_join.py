@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from training.join import join_outcomes
+from journal.join import join_outcomes
 
 HOUR = 3600.0
 

@@ -1,4 +1,4 @@
-"""Where the real journey departs from the designed map, in plain words, from the figures of models.analytics."""
+"""Where the real journey departs from the designed map, in plain words, from the figures of reports.analytics."""
 
 from __future__ import annotations
 

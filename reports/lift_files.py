@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from models.lift import METRICS
-from models.lift_html import render_lift_html
+from reports.lift import METRICS
+from reports.lift_html import render_lift_html
 
 STAGE_W = 16
 

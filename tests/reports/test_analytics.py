@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.analytics import analyze_journeys, analyze_log
+from journal.event_log import day_files, read_daily_log
 from models.errors import ConfigError
-from models.event_files import day_files, read_daily_log
 from models.journey import JourneyMap
+from reports.analytics import analyze_journeys, analyze_log
 from tests import journey_log
 from tests.journey_log import EXPECTED_COUNTS, EXPECTED_FUNNEL, HOUR, T0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from models.lift import METRICS
+from reports.lift import METRICS
 
 PERSONALIZED_COLOUR, HOLDOUT_COLOUR, LIFT_COLOUR, MUTED = "#2563eb", "#9ca3af", "#111827", "#9ca3af"
 CHART_METRICS = ("response_rate", "conversion_rate")
@@ -31,7 +31,7 @@ svg text{font:12px system-ui,sans-serif}
 
 
 def render_lift_html(report: dict) -> str:
-    """The whole page for a report of models.lift.lift_from_log / lift_report."""
+    """The whole page for a report of reports.lift.lift_from_log / lift_report."""
     sections = [_header(report)]
     if report["notes"]:
         sections.append("<ul class='what'>" + "".join(f"<li>{_e(note)}</li>" for note in report["notes"]) + "</ul>")

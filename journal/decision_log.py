@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from models.event_files import day_files
+from journal.event_log import day_files
 
 _ITEM = pa.struct([("item_id", pa.string()), ("position", pa.int64()), ("propensity", pa.float64())])
 _SCHEMA = pa.schema(

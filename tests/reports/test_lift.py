@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from models.lift import MIN_DECISIONS, MIN_SUCCESSES, lift_from_log, lift_report
-from models.lift_html import render_lift_html
-from models.lift_stats import Z, rate_difference_ci, wilson
+from reports.lift import MIN_DECISIONS, MIN_SUCCESSES, lift_from_log, lift_report
+from reports.lift_html import render_lift_html
+from reports.lift_stats import Z, rate_difference_ci, wilson
 from tests import lift_log
 from tests.lift_log import DAY, MINUTE, SINCE, T0, UNTIL, decision, event, hand_made_log, write_log
 

@@ -1,4 +1,4 @@
-"""The journey report as one self-contained HTML file: inline SVG plots of the figures from models.analytics."""
+"""The journey report as one self-contained HTML file: inline SVG plots of the figures from reports.analytics."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import math
 from pathlib import Path
 
-from models.journey_findings import duration_text
+from reports.journey_findings import duration_text
 
 IN_MAP, OFF_MAP, EXIT_COLOUR, DESIGNED = "#2b6cb0", "#dd6b20", "#a0aec0", "#1a202c"
 PALETTE = ["#2b6cb0", "#dd6b20", "#38a169", "#d53f8c", "#805ad5", "#d69e2e", "#319795", "#e53e3e", "#718096", "#975a16"]

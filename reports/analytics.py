@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.event_files import read_daily_log
+from journal.event_log import read_daily_log
 from models.journey import EXIT, JourneyMap
-from models.journey_findings import findings
+from reports.journey_findings import findings
 
 ENTRY = "entry"
 UNKNOWN_CHANNEL = "unknown"

@@ -5,7 +5,7 @@ in the holdout (policy model, fallback, default or capped) against the holdout d
 The holdout is drawn by a hash of visitor and placement before the model is consulted, so
 the two groups differ only by being offered personalization; restricting the treated side
 to `model` decisions would compare visitors selected by consent, caps and outages instead.
-Everything returned is plain JSON-ready values; models.lift_html renders it.
+Everything returned is plain JSON-ready values; reports.lift_html renders it.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.decision_log import read_decision_log
+from journal.decision_log import read_decision_log
+from journal.event_log import day_files, read_daily_log
+from journal.join import join_outcomes
 from models.errors import ValidationFailed
-from models.event_files import day_files, read_daily_log
-from models.join import join_outcomes
 from models.journey import JourneyMap
-from models.lift_stats import CONFIDENCE, mean_difference_ci, rate_difference_ci, relative_lift_ci
+from reports.lift_stats import CONFIDENCE, mean_difference_ci, rate_difference_ci, relative_lift_ci
 
 MIN_DECISIONS = 30
 """A segment where either group has fewer decisions than this is 'insufficient data': no figures, a reason."""
