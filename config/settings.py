@@ -39,6 +39,22 @@ class Settings:
     horizon_days: float = 30.0
     """Next-stage label: the stage of the next touchpoint within this horizon, else 'exit'."""
     log_level: str = "INFO"
+    journal_host: str = ""
+    """This host's name in the journal's day files (`<day>.<host>.jsonl`); empty: the machine's hostname."""
+    max_json_depth: int = 32
+    """Request bodies nested deeper than this get 400."""
+    future_margin_s: float = 86_400.0
+    """A timestamp later than now plus this is refused (clock skew allowance)."""
+    earliest_timestamp: str = "2000-01-01T00:00:00Z"
+    """A timestamp before this is refused; backfills of older history stay possible after it."""
+    max_profile_bytes: int = 65_536
+    """A visitor profile larger than this (as compact JSON) is refused with 413."""
+    dedup_window_days: float = 7.0
+    """Event ids are remembered this long for dropping duplicates; a repeat after that counts again."""
+    popularity_half_life_days: float = 7.0
+    """Item popularity (catalog items only) halves in weight every this many days."""
+    spool_drain_interval_s: float = 1.0
+    """How often a background thread looks for spooled events to apply once Redis is back."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

@@ -11,6 +11,11 @@ from models.errors import ConfigError
 
 EXIT = "exit"
 """Next-stage class for 'no further touchpoint within the horizon'."""
+OTHER = "other"
+"""What an unknown event type or channel is counted as, in a map that opts in (`unknowns: other`)."""
+DEFAULT_CHANNELS = ("web", "app", "email", "store", "call_center", "social", "ads", "push", "sms")
+"""The channels a map knows when it declares none (DESIGN.md section 1)."""
+UNKNOWN_POLICIES = ("refuse", "other")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,8 +28,17 @@ class JourneyMap:
     """The stage that counts as converting; None means "conversion" if declared, else the last stage."""
     profile_features: dict[str, tuple[str, ...] | None] = dataclasses.field(default_factory=dict)
     """Profile attributes the models read: name -> None for a number, or the category values in order."""
+    channels: tuple[str, ...] = DEFAULT_CHANNELS
+    """The channels touchpoints may come from; anything else is refused (or counted as `other`)."""
+    unknowns: str = "refuse"
+    """`refuse`: an event type or channel the map does not know is a 422; `other`: it is kept but counted as
+    `other`, so free-form values cannot grow a visitor's counters without bound."""
 
     def __post_init__(self):
+        if self.unknowns not in UNKNOWN_POLICIES:
+            raise ConfigError(f"journey map: unknowns must be one of {list(UNKNOWN_POLICIES)}, not {self.unknowns!r}")
+        if not self.channels:
+            raise ConfigError("journey map: channels must not be empty")
         if not self.stages:
             raise ConfigError("journey map has no stages")
         unknown = sorted({s for s in self.events.values() if s not in self.stages})
@@ -41,6 +55,30 @@ class JourneyMap:
     def stage_of(self, event_type: str) -> str | None:
         """The stage an event type evidences, or None for outcomes and unmapped types."""
         return self.events.get(event_type)
+
+    @property
+    def known_types(self) -> frozenset[str]:
+        """Every event type the map names: the stage-bearing ones and the outcomes."""
+        return frozenset(self.events) | frozenset(self.outcomes)
+
+    def unknown_fields(self, event_type: str | None, channel: str | None) -> dict[str, list[str]]:
+        """Per field, why an event's type or channel is refused by this map ({} when both are fine)."""
+        if self.unknowns == OTHER:
+            return {}
+        errors = {}
+        if event_type is not None and event_type not in self.known_types:
+            errors["type"] = [f"unknown event type {event_type!r}: not in the journey map's events or outcomes"]
+        if channel is not None and channel not in self.channels:
+            errors["channel"] = [f"unknown channel {channel!r}: known channels are {', '.join(self.channels)}"]
+        return errors
+
+    def counted_type(self, event_type: str) -> str:
+        """The key an event type is counted under: itself if known, else `other`."""
+        return event_type if event_type in self.known_types else OTHER
+
+    def counted_channel(self, channel: str) -> str:
+        """The key a channel is counted under: itself if known, else `other`."""
+        return channel if channel in self.channels else OTHER
 
     def profile_attributes(self, profile: dict | None) -> dict:
         """The declared profile features' raw values: each looked up at the top of the profile, then
@@ -74,6 +112,10 @@ class JourneyMap:
         if self.conversion_stage is not None:
             # only when set, so the maps recorded in existing bundles keep their exact shape
             raw["conversion_stage"] = self.conversion_stage
+        if self.channels != DEFAULT_CHANNELS:
+            raw["channels"] = list(self.channels)
+        if self.unknowns != "refuse":
+            raw["unknowns"] = self.unknowns
         if self.profile_features:
             raw["profile_features"] = {
                 name: "number" if values is None else list(values) for name, values in self.profile_features.items()
@@ -90,6 +132,8 @@ class JourneyMap:
                 lapse_after_days=float(raw.get("lapse_after_days", 180)),
                 conversion_stage=raw.get("conversion_stage"),
                 profile_features=_profile_features(raw.get("profile_features") or {}),
+                channels=tuple(str(c) for c in raw.get("channels") or DEFAULT_CHANNELS),
+                unknowns=str(raw.get("unknowns", "refuse")),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"journey map is malformed: {exc}") from exc
