@@ -15,7 +15,16 @@ def profile_key(event: dict) -> str:
 
 
 def new_context(visitor_id: str) -> dict:
-    """The context of a visitor never seen before (cold start)."""
+    """The context of a visitor never seen before (cold start).
+
+    Every field is bounded, whatever the visitor sends (ids are at most 128 characters, types 64,
+    channels 32: models.events):
+    scalars (`visitor_id` ... `value_total`): one value each;
+    `stage_counts`: one counter per stage of the journey map;
+    `channel_counts`, `response_counts`: one per channel of the map, plus `other` (JourneyMap.counted_channel);
+    `type_counts`, `last_item_by_type`: one per event type of the map, plus `other` (JourneyMap.counted_type);
+    `converted_items`, `recent`: at most `recent_cap` entries (the newest).
+    """
     return {
         "v": CONTEXT_VERSION,
         "visitor_id": visitor_id,
@@ -56,11 +65,13 @@ def apply_event(ctx: dict, event: dict, journey: JourneyMap, recent_cap: int = 5
         ctx["user_id"] = event["user_id"]
     if event.get("value"):
         ctx["value_total"] += float(event["value"])
-    _increment(ctx["type_counts"], event["type"])
+    counted_type = journey.counted_type(event["type"])
+    _increment(ctx["type_counts"], counted_type)
     if event.get("channel"):
-        _increment(ctx["channel_counts"], event["channel"])
+        channel = journey.counted_channel(event["channel"])
+        _increment(ctx["channel_counts"], channel)
         if event["type"] in journey.outcomes:
-            _increment(ctx.setdefault("response_counts", {}), event["channel"])
+            _increment(ctx.setdefault("response_counts", {}), channel)
     if stage is not None:
         _increment(ctx["stage_counts"], stage)
         if is_latest and stage != ctx["stage"]:
@@ -71,7 +82,7 @@ def apply_event(ctx: dict, event: dict, journey: JourneyMap, recent_cap: int = 5
     item_id = event.get("item_id")
     if item_id:
         if is_latest:
-            ctx["last_item_by_type"][event["type"]] = item_id
+            ctx["last_item_by_type"][counted_type] = item_id
         if event["type"] in CONVERSION_TYPES and item_id not in ctx["converted_items"]:
             ctx["converted_items"] = (ctx["converted_items"] + [item_id])[-recent_cap:]
     _insert_recent(ctx, event, stage, recent_cap)

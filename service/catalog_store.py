@@ -10,9 +10,9 @@ import threading
 import redis
 from marshmallow import ValidationError
 
+from models import keys
 from models.catalog import Catalog, Item, Placement
 from models.errors import NotFound, StoreUnavailable, ValidationFailed, WayfinderError
-from service import keys
 
 log = logging.getLogger(__name__)
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)

@@ -6,28 +6,34 @@ import dataclasses
 import json
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 import redis
 
+from models import dedup, keys, popularity
 from models.context import apply_event, new_context, profile_key
 from models.errors import StoreUnavailable
 from models.journey import JourneyMap
-from service import keys
 
-# Write a reduced context only if nobody wrote it since we read it; record the event ids with it.
+# Write a reduced context only if nobody wrote it since we read it; remember the new events' id digests
+# in today's bucket (the newest ARGV[7] bytes of it) and drop the buckets that left the dedup window.
 COMPARE_AND_SET = """
 local version = redis.call('HGET', KEYS[1], 'ver') or '0'
 if version ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[2], 'ver', tostring(tonumber(version) + 1))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-if #ARGV > 3 then
-  redis.call('SADD', KEYS[2], unpack(ARGV, 4))
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
+local packed = (redis.call('HGET', KEYS[2], ARGV[4]) or '') .. ARGV[8]
+local most = tonumber(ARGV[7])
+if #packed > most then packed = string.sub(packed, -most) end
+redis.call('HSET', KEYS[2], ARGV[4], packed)
+for _, day in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if tonumber(day) < tonumber(ARGV[5]) then redis.call('HDEL', KEYS[2], day) end
 end
+redis.call('EXPIRE', KEYS[2], ARGV[6])
 return 1
 """
 MAX_ATTEMPTS = 20
+DAY_S = 86_400
 
 
 @dataclasses.dataclass
@@ -45,14 +51,33 @@ REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 
 class ContextStore:
-    """Per-visitor context (reduced touchpoints), profile and seen event ids, under one hash tag."""
+    """Per-visitor context (reduced touchpoints), profile, recent event ids and impression counters under one
+    hash tag; the decayed popularity of catalog items. Every key has a TTL; docs/state.md lists the bounds."""
 
-    def __init__(self, client: redis.Redis, journey: JourneyMap, tenant: str, ttl_s: int, recent_cap: int):
+    def __init__(
+        self,
+        client: redis.Redis,
+        journey: JourneyMap,
+        tenant: str,
+        ttl_s: int,
+        recent_cap: int,
+        dedup_window_s: float = 7 * DAY_S,
+        popularity_half_life_s: float = 7 * DAY_S,
+        catalog_ids: Callable[[], Collection[str]] = frozenset,
+        clock: Callable[[], float] = time.time,
+    ):
         self.client = client
         self.journey = journey
         self.tenant = tenant
         self.ttl_s = int(ttl_s)
         self.recent_cap = recent_cap
+        self.dedup_window_s = float(dedup_window_s)
+        self.popularity_half_life_s = float(popularity_half_life_s)
+        self.catalog_ids = catalog_ids
+        """The items popularity counts (the current catalog's ids): any other item id is not counted."""
+        self.clock = clock
+        self.on_state_lost: Callable[[], None] | None = None
+        """Called when a read finds the journal sentinel gone (Redis lost data): service.recovery sets it."""
         self._cas = client.register_script(COMPARE_AND_SET)
 
     def ping(self) -> bool:
@@ -74,19 +99,28 @@ class ContextStore:
             if version_key:
                 pipe.get(version_key)
             if item_ids:
-                pipe.zmscore(keys.popularity_key(self.tenant), item_ids)
+                epoch = popularity.epoch_of(self.clock(), self.popularity_half_life_s)
+                pipe.zmscore(keys.popularity_key(self.tenant, epoch), item_ids)
+                pipe.zmscore(keys.popularity_key(self.tenant, epoch - 1), item_ids)
+            if self.on_state_lost is not None:
+                pipe.exists(keys.journal_sentinel_key(self.tenant))
             replies = iter(pipe.execute())
         except REDIS_DOWN as exc:
             raise StoreUnavailable(f"context store unreachable: {exc}") from exc
         data, profile = next(replies)
         counts = {k.decode(): int(v) for k, v in next(replies).items()}
         version = next(replies) if version_key else None
-        popularity = dict(zip(item_ids, [s or 0.0 for s in next(replies)])) if item_ids else {}
+        scores = {}
+        if item_ids:
+            current, previous = next(replies), next(replies)
+            scores = {i: popularity.combine(c, p) for i, c, p in zip(item_ids, current, previous)}
+        if self.on_state_lost is not None and not next(replies):
+            self.on_state_lost()
         return VisitorState(
             context=json.loads(data) if data else new_context(visitor_id),
             profile=json.loads(profile) if profile else {},
             impressions=counts,
-            popularity=popularity,
+            popularity=scores,
             catalog_version=int(version) if version is not None else None,
         )
 
@@ -144,21 +178,24 @@ class ContextStore:
 
     def _plan(self, pending: dict[str, list[dict]]) -> dict[str, tuple[str, dict, list[dict]]]:
         pipe = self.client.pipeline(transaction=False)
-        for visitor_id, visitor_events in pending.items():
+        for visitor_id in pending:
             pipe.hmget(keys.context_key(self.tenant, visitor_id), "data", "ver")
-            pipe.smismember(keys.seen_key(self.tenant, visitor_id), [e["event_id"] for e in visitor_events])
+            pipe.hgetall(keys.dedup_key(self.tenant, visitor_id))
         replies = iter(pipe.execute())
+        now = self.clock()
         plans = {}
         for visitor_id, visitor_events in pending.items():
-            (data, version), seen = next(replies), next(replies)
+            (data, version), buckets = next(replies), next(replies)
+            seen = dedup.remembered(buckets, now, self.dedup_window_s)
             context = json.loads(data) if data else new_context(visitor_id)
-            new_events = [e for e, was_seen in zip(visitor_events, seen) if not was_seen]
+            new_events = [e for e in visitor_events if dedup.digest(e["event_id"]) not in seen]
             for event in sorted(new_events, key=lambda e: e["ts"]):
                 apply_event(context, event, self.journey, self.recent_cap)
             plans[visitor_id] = ((version or b"0").decode(), context, new_events)
         return plans
 
     def _commit(self, plans, pending, accepted) -> dict[str, list[dict]]:
+        now = self.clock()
         pipe = self.client.pipeline(transaction=False)
         order = []
         for visitor_id, (version, context, new_events) in plans.items():
@@ -166,33 +203,42 @@ class ContextStore:
                 continue
             order.append(visitor_id)
             self._cas(
-                keys=[keys.context_key(self.tenant, visitor_id), keys.seen_key(self.tenant, visitor_id)],
+                keys=[keys.context_key(self.tenant, visitor_id), keys.dedup_key(self.tenant, visitor_id)],
                 args=[
                     version,
                     json.dumps(context, separators=(",", ":")),
                     self.ttl_s,
-                    *[e["event_id"] for e in new_events],
+                    dedup.day_of(now),
+                    dedup.first_kept_day(now, self.dedup_window_s),
+                    dedup.ttl_s(self.dedup_window_s),
+                    dedup.MAX_IDS_PER_DAY * dedup.DIGEST_BYTES,
+                    dedup.pack(e["event_id"] for e in new_events),
                 ],
                 client=pipe,
             )
         replies = pipe.execute() if order else []
         retry = {}
-        popular = {}
+        written_events = []
         for visitor_id, written in zip(order, replies):
-            new_events = plans[visitor_id][2]
             if written:
-                accepted.extend(new_events)
-                for event in new_events:
-                    if event.get("item_id"):
-                        popular[event["item_id"]] = popular.get(event["item_id"], 0) + 1
+                accepted.extend(plans[visitor_id][2])
+                written_events.extend(plans[visitor_id][2])
             else:
                 retry[visitor_id] = pending[visitor_id]
-        if popular:
-            pipe = self.client.pipeline(transaction=False)
-            for item_id, count in popular.items():
-                pipe.zincrby(keys.popularity_key(self.tenant), count, item_id)
-            pipe.execute()
+        self._count_popularity(written_events, now)
         return retry
+
+    def _count_popularity(self, events: list[dict], now: float) -> None:
+        """Add each catalog item's touchpoint weights, decayed from the event's time (never later than now)."""
+        weights = popularity.weights(events, self.catalog_ids(), now, self.popularity_half_life_s)
+        if not weights:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for (epoch, item_id), weight in weights.items():
+            pipe.zincrby(keys.popularity_key(self.tenant, epoch), weight, item_id)
+        for epoch in {epoch for epoch, _ in weights}:
+            pipe.expire(keys.popularity_key(self.tenant, epoch), popularity.ttl_s(self.popularity_half_life_s))
+        pipe.execute()
 
 
 def _group_by_visitor(events: list[dict]) -> dict[str, list[dict]]:

@@ -43,6 +43,9 @@ def build_services(settings: Settings) -> Services:
         tenant=settings.tenant,
         ttl_s=settings.context_ttl_days * 86_400,
         recent_cap=settings.recent_events_cap,
+        dedup_window_s=settings.dedup_window_days * 86_400,
+        popularity_half_life_s=settings.popularity_half_life_days * 86_400,
+        catalog_ids=lambda: catalogs.current().items,
     )
     models = ModelHolder(Registry(settings.registry), journey, settings.reload_interval_s)
     event_log = DailyLog(settings.data_dir / "events")

@@ -53,3 +53,31 @@ def test_recent_is_capped_newest_first(journey):
 @pytest.mark.parametrize("channel, expected", [("web", {"web": 1}), (None, {})])
 def test_channel_counts(journey, channel, expected):
     assert fold(journey, [event("page_view", 1, channel=channel)])["channel_counts"] == expected
+
+
+def test_unknown_types_and_channels_are_counted_as_other(journey):
+    import dataclasses
+
+    lenient = dataclasses.replace(journey, unknowns="other")
+    events = [event(f"made_up_{n}", n, item="x5", channel=f"chan_{n}") for n in range(2000)]
+    ctx = fold(lenient, events, cap=5)
+    assert ctx["type_counts"] == {"other": 2000}
+    assert ctx["channel_counts"] == {"other": 2000}
+    assert ctx["last_item_by_type"] == {"other": "x5"}
+    assert len(ctx["recent"]) == 5
+
+
+def test_every_field_is_bounded_by_the_map_and_the_cap(journey):
+    import json
+
+    types = sorted(journey.known_types)
+    events = [
+        event(types[n % len(types)], n, item=f"item-{n}", channel=journey.channels[n % len(journey.channels)])
+        for n in range(3000)
+    ] + [event("purchase", 5000 + n, item=f"bought-{n}") for n in range(100)]
+    ctx = fold(journey, events, cap=10)
+    assert set(ctx["type_counts"]) <= set(types) and set(ctx["last_item_by_type"]) <= set(types)
+    assert set(ctx["channel_counts"]) <= set(journey.channels)
+    assert set(ctx["stage_counts"]) <= set(journey.stages)
+    assert len(ctx["converted_items"]) == 10 and len(ctx["recent"]) == 10
+    assert len(json.dumps(ctx)) < 4000

@@ -1,6 +1,7 @@
 """The decision engine's scenarios (issue 4), through the HTTP API with a real trained model."""
 
 import dataclasses
+import datetime as dt
 
 import pytest
 
@@ -46,8 +47,9 @@ def test_configured_on_web_then_app_shows_the_test_drive_first_with_the_reason(m
 
 def test_pet_lovers_see_pet_items_above_equal_others(client):
     no_exploration(client, "email_block", candidates=["story_family_safety", "accessory_pet_pack"], filters=[])
+    moment = dt.datetime.now(dt.UTC).isoformat()  # popularity decays: one moment makes it equal
     for item in ("story_family_safety", "accessory_pet_pack"):  # equal live popularity
-        send(client, "product_view", visitor="someone", item_id=item)
+        send(client, "product_view", visitor="someone", item_id=item, timestamp=moment)
     send(client, "product_view", visitor="plain")
     send(client, "product_view", visitor="pet-lover")
     client.put("/v1/visitors/pet-lover/profile", json={"interests": ["pets"]})

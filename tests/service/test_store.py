@@ -4,14 +4,42 @@ import threading
 
 import pytest
 
+from models import keys, popularity
 from models.events import parse_event
-from service import keys
 from service.store import ContextStore
+
+DAY = 86_400.0
+NOW = 1_780_000_000.0  # 2026-05-28, after the events' timestamps
+
+
+class Clock:
+    """A clock the test moves by hand: no sleeping, no timed asserts."""
+
+    def __init__(self, now: float = NOW):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
-def store(redis_backend, tenant, journey):
-    return ContextStore(redis_backend[2], journey, tenant=tenant, ttl_s=3600, recent_cap=5)
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def store(redis_backend, tenant, journey, clock):
+    return ContextStore(
+        redis_backend[2],
+        journey,
+        tenant=tenant,
+        ttl_s=3600,
+        recent_cap=5,
+        dedup_window_s=7 * DAY,
+        popularity_half_life_s=7 * DAY,
+        catalog_ids=lambda: {"x5", "x3"},
+        clock=clock,
+    )
 
 
 def ev(visitor, kind, ts, event_id=None, item=None):
@@ -34,7 +62,7 @@ def test_write_is_visible_to_the_next_read(store):
     state = store.read("v1", ["x5"])
     assert state.context["stage"] == "intent"
     assert [e["type"] for e in state.context["recent"]] == ["add_to_cart", "page_view"]
-    assert state.popularity == {"x5": 1.0}
+    assert state.popularity["x5"] > 0
 
 
 def test_duplicate_event_ids_are_dropped_within_and_across_batches(store):
@@ -56,8 +84,8 @@ def test_every_visitor_key_has_a_ttl(store, redis_backend, tenant):
     store.record([ev("v1", "page_view", 1)])
     store.put_profile("v1", {"interests": ["pets"]})
     client = redis_backend[2]
-    for key in (keys.context_key(tenant, "v1"), keys.seen_key(tenant, "v1")):
-        assert 0 < client.ttl(key) <= 3600
+    for key in (keys.context_key(tenant, "v1"), keys.dedup_key(tenant, "v1")):
+        assert 0 < client.ttl(key) <= 8 * DAY
 
 
 def test_profile_round_trip_keeps_context(store):
@@ -105,3 +133,80 @@ def test_user_id_joins_devices_into_one_context(store):
     context = store.read("u-7").context
     assert context["n_events"] == 2 and context["channel_counts"] == {"web": 1, "app": 1}
     assert store.read("web-1").context["n_events"] == 0
+
+
+def test_a_repeat_within_the_dedup_window_is_a_duplicate_and_after_it_counts_again(store, clock):
+    assert store.record([ev("v1", "page_view", 1, "e1")])
+    clock.now += 6 * DAY
+    assert store.record([ev("v1", "page_view", 1, "e1")]) == []
+    clock.now += 3 * DAY
+    assert [e["event_id"] for e in store.record([ev("v1", "page_view", 1, "e1")])] == ["e1"]
+    assert store.read("v1").context["n_events"] == 2
+
+
+def test_dedup_state_keeps_only_the_days_in_the_window(store, clock, redis_backend, tenant):
+    client = redis_backend[2]
+    for day in range(30):
+        store.record([ev("v1", "page_view", n % 60, f"d{day}-{n}") for n in range(20)])
+        clock.now += DAY
+    buckets = client.hgetall(keys.dedup_key(tenant, "v1"))
+    assert len(buckets) <= 8
+    assert all(len(packed) == 20 * 8 for packed in buckets.values())
+    assert 0 < client.ttl(keys.dedup_key(tenant, "v1")) <= 8 * DAY
+
+
+def test_dedup_state_of_one_day_is_capped(store, redis_backend, tenant):
+    from models import dedup
+
+    for batch in range(3):
+        store.record([ev("v1", "page_view", n % 60, f"b{batch}-{n}") for n in range(500)])
+    (packed,) = redis_backend[2].hgetall(keys.dedup_key(tenant, "v1")).values()
+    assert len(packed) == dedup.MAX_IDS_PER_DAY * dedup.DIGEST_BYTES
+    assert store.record([ev("v1", "page_view", 1, "b2-499")]) == []  # the newest are remembered
+
+
+def test_popularity_counts_catalog_items_only_with_a_ttl(store, redis_backend, tenant, clock):
+    store.record(
+        [ev("v1", "product_view", 1, item="x5")] + [ev("v1", "page_view", 2, f"u{n}", f"junk-{n}") for n in range(50)]
+    )
+    key = keys.popularity_key(tenant, popularity.epoch_of(clock.now, 7 * DAY))
+    assert [m.decode() for m in redis_backend[2].zrange(key, 0, -1)] == ["x5"]
+    assert 0 < redis_backend[2].ttl(key)
+    assert store.read("v1", ["x5", "junk-1"]).popularity["junk-1"] == 0.0
+
+
+def test_popularity_halves_every_half_life(store, clock):
+    base = 1_779_000_000
+    old = parse_event({"visitor_id": "a", "type": "product_view", "item_id": "x5", "timestamp": _iso(base)})
+    new = parse_event({"visitor_id": "b", "type": "product_view", "item_id": "x3", "timestamp": _iso(base + 7 * DAY)})
+    clock.now = base + 8 * DAY
+    store.record([old, new])
+    scores = store.read("a", ["x5", "x3"]).popularity
+    assert scores["x3"] == pytest.approx(2 * scores["x5"])
+
+
+def test_popularity_of_the_previous_epoch_is_read_in_the_current_scale(store, clock):
+    length = popularity.epoch_length_s(7 * DAY)
+    start = (popularity.epoch_of(NOW, 7 * DAY) + 1) * length
+    before = parse_event({"visitor_id": "a", "type": "product_view", "item_id": "x5", "timestamp": _iso(start - DAY)})
+    after = parse_event({"visitor_id": "b", "type": "product_view", "item_id": "x3", "timestamp": _iso(start + DAY)})
+    clock.now = start + 2 * DAY
+    store.record([before, after])
+    scores = store.read("a", ["x5", "x3"]).popularity
+    assert scores["x3"] == pytest.approx(scores["x5"] * 2 ** (2 / 7))
+
+
+def test_a_read_tells_when_the_journal_sentinel_is_gone(store, redis_backend, tenant):
+    noticed = []
+    store.on_state_lost = lambda: noticed.append(True)
+    store.read("v1")
+    assert noticed == [True]
+    redis_backend[2].set(keys.journal_sentinel_key(tenant), "1", ex=60)
+    store.read("v1")
+    assert noticed == [True]
+
+
+def _iso(ts: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")

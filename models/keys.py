@@ -18,14 +18,15 @@ def context_key(tenant: str, visitor_id: str) -> str:
     return f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:ctx"
 
 
-def seen_key(tenant: str, visitor_id: str) -> str:
-    """Set of the visitor's accepted event ids, to drop duplicates."""
-    return f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:seen"
+def dedup_key(tenant: str, visitor_id: str) -> str:
+    """Hash: accept day -> the 8-byte digests of the event ids accepted that day (models.dedup), to drop
+    duplicates within the dedup window. (It replaces the unbounded `:seen` set, which expires by its TTL.)"""
+    return f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:dedup"
 
 
-def popularity_key(tenant: str) -> str:
-    """Sorted set: item id -> touchpoints with it, for the popularity fallback."""
-    return f"wf:{tenant}:popularity"
+def popularity_key(tenant: str, epoch: int) -> str:
+    """Sorted set: catalog item id -> decayed touchpoint weight in one epoch (models.popularity)."""
+    return f"wf:{tenant}:popularity:{int(epoch)}"
 
 
 def caps_key(tenant: str, visitor_id: str) -> str:
@@ -48,3 +49,13 @@ def catalog_version_key(tenant: str) -> str:
 
 def catalog_seeded_key(tenant: str) -> str:
     return f"wf:{tenant}:catalog:seeded"
+
+
+def journal_sentinel_key(tenant: str) -> str:
+    """Present while Redis holds the journal's reduction; its absence means Redis lost data: rebuild."""
+    return f"wf:{tenant}:journal:sentinel"
+
+
+def rebuild_lock_key(tenant: str) -> str:
+    """Taken with SET NX EX by the one worker that rebuilds Redis from the journal."""
+    return f"wf:{tenant}:journal:rebuild-lock"

@@ -1,0 +1,26 @@
+"""Key builders, byte for byte: one hash tag per visitor, nothing of the raw id in a key."""
+
+from models import keys
+
+
+def test_every_visitor_key_shares_one_hash_tag():
+    tag = keys.visitor_tag("visitor-1")
+    assert tag == "87b563e5c04d272f413e"
+    assert keys.context_key("acme", "visitor-1") == "wf:acme:{87b563e5c04d272f413e}:ctx"
+    assert keys.dedup_key("acme", "visitor-1") == "wf:acme:{87b563e5c04d272f413e}:dedup"
+    assert keys.caps_key("acme", "visitor-1") == "wf:acme:{87b563e5c04d272f413e}:caps"
+
+
+def test_hostile_ids_cannot_shape_keys():
+    key = keys.context_key("t", "*}{evil:*")
+    assert "*" not in key and "evil" not in key
+    assert key.count("{") == 1 and key.count("}") == 1
+
+
+def test_popularity_key_is_per_tenant_and_epoch():
+    assert keys.popularity_key("acme", 3) == "wf:acme:popularity:3"
+
+
+def test_journal_keys_are_per_tenant():
+    assert keys.journal_sentinel_key("acme") == "wf:acme:journal:sentinel"
+    assert keys.rebuild_lock_key("acme") == "wf:acme:journal:rebuild-lock"
