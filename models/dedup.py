@@ -14,8 +14,8 @@ from collections.abc import Mapping
 DIGEST_BYTES = 8
 """Collision odds for n ids of one visitor are about n^2 / 2^65: 3e-12 at 10,000 ids."""
 DAY_S = 86_400
-MAX_IDS_PER_DAY = 1024
-"""Ids remembered per visitor per accept day (8 KB); past it the oldest of the day are forgotten.
+MAX_IDS_PER_DAY = 512
+"""Ids remembered per visitor per accept day (4 KB); past it the oldest of the day are forgotten.
 A person does not send a thousand touchpoints a day; a bot or a bulk import that does is still bounded."""
 
 

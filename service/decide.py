@@ -303,10 +303,8 @@ class DecisionEngine:
     def _count_impressions(self, here: Situation, items: list[dict]) -> None:
         """The decision's one write: impression counters for caps and channel preference."""
         today = caps.day_of(here.now)
-        increments = {caps.item_field(today, i["item_id"]): 1 for i in items}
-        increments[caps.placement_field(today, here.placement.id)] = 1
-        if here.channel:
-            increments[caps.channel_field(here.channel)] = len(items)  # impressions: items, not decisions
+        channel = self.models.journey.counted_channel(here.channel) if here.channel else None  # bounded fields
+        increments = caps.impression_increments(today, [i["item_id"] for i in items], here.placement.id, channel)
         try:
             self.store.record_impressions(here.profile_id, increments, caps.stale_fields(here.impressions, today))
         except StoreUnavailable as error:
