@@ -82,7 +82,7 @@ def apply_event(ctx: dict, event: dict, journey: JourneyMap, recent_cap: int = 5
     item_id = event.get("item_id")
     if item_id:
         if is_latest:
-            ctx["last_item_by_type"][counted_type] = item_id
+            _insert_sorted(ctx["last_item_by_type"], counted_type, item_id)
         if event["type"] in CONVERSION_TYPES and item_id not in ctx["converted_items"]:
             ctx["converted_items"] = (ctx["converted_items"] + [item_id])[-recent_cap:]
     _insert_recent(ctx, event, stage, recent_cap)
@@ -90,7 +90,20 @@ def apply_event(ctx: dict, event: dict, journey: JourneyMap, recent_cap: int = 5
 
 
 def _increment(counts: dict, key: str) -> None:
-    counts[key] = counts.get(key, 0) + 1
+    if key in counts:
+        counts[key] += 1
+    else:
+        _insert_sorted(counts, key, 1)
+
+
+def _insert_sorted(mapping: dict, key: str, value) -> None:
+    """Keys stay in sorted order, so the context's JSON does not depend on the order events arrived in
+    (a rebuild from the journal replays them in time order and must write the same bytes)."""
+    mapping[key] = value
+    if list(mapping) != sorted(mapping):
+        ordered = sorted(mapping.items())
+        mapping.clear()
+        mapping.update(ordered)
 
 
 def _insert_recent(ctx: dict, event: dict, stage: str | None, cap: int) -> None:

@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     shadow.add_argument("--off", action="store_true", help="stop shadowing")
     report = commands.add_parser("report", help="(re)write a version's HTML training report; prints its path")
     report.add_argument("version", nargs="?", help="model version (default: the current one)")
+    rebuild = commands.add_parser(
+        "rebuild", help="rebuild Redis (contexts, dedup, caps, popularity) from the journal after data loss"
+    )
+    rebuild.add_argument("--json", action="store_true", help="print the rebuild report as one JSON object")
 
     args = parser.parse_args(argv)
     try:
@@ -414,6 +418,26 @@ def _report(args, settings: Settings) -> int:
     return 0
 
 
+def _rebuild(args, settings: Settings) -> int:
+    """Reads WAYFINDER_DATA_DIR (the journal) and WAYFINDER_REDIS_URL (empty: the embedded Redis)."""
+    from journal.rebuild import catalog_item_ids, connect, rebuild
+
+    client = connect(settings)
+    journey = JourneyMap.load(settings.config_dir / "journey.yaml")
+    report = rebuild(client, settings, journey, catalog_item_ids(client, settings))
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print(
+            f"rebuilt {settings.tenant} from {settings.data_dir}: {report.events:,} events, {report.profiles:,} "
+            f"contexts ({report.contexts_written:,} written, {report.contexts_replayed_again:,} replayed again), "
+            f"{report.dedup_ids:,} event ids in the dedup window, {report.decisions_counted:,} decisions in "
+            f"{report.counter_keys:,} counter keys, {report.popular_items:,} popular items, "
+            f"{report.bad_lines} bad lines skipped, in {report.seconds:.1f} s"
+        )
+    return 0
+
+
 COMMANDS = {
     "train": _train,
     "simulate": _simulate,
@@ -427,6 +451,7 @@ COMMANDS = {
     "evaluate": _evaluate,
     "retrain": _retrain,
     "shadow": _shadow,
+    "rebuild": _rebuild,
 }
 
 if __name__ == "__main__":

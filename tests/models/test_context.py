@@ -81,3 +81,19 @@ def test_every_field_is_bounded_by_the_map_and_the_cap(journey):
     assert set(ctx["stage_counts"]) <= set(journey.stages)
     assert len(ctx["converted_items"]) == 10 and len(ctx["recent"]) == 10
     assert len(json.dumps(ctx)) < 4000
+
+
+def test_the_context_bytes_do_not_depend_on_the_arrival_order_of_counted_events(journey):
+    """A late event without an item changes the same bytes whenever it arrives (not so a late item:
+    `last_item_by_type` keeps the item of the latest event only, and `converted_items` arrival order)."""
+    import json
+
+    events = [
+        event("product_view", 2, "x5", channel="app"),
+        event("page_view", 3, channel="web"),
+        event("ad_click", 1, channel="ads"),
+        event("click", 0, channel="email"),
+    ]
+    as_arrived = json.dumps(fold(journey, events))
+    in_time_order = json.dumps(fold(journey, sorted(events, key=lambda e: e["ts"])))
+    assert as_arrived == in_time_order

