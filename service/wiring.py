@@ -15,6 +15,7 @@ from service.catalog_store import CatalogStore
 from service.decide import DecisionEngine
 from service.ingest import Ingestor
 from service.model_holder import ModelHolder
+from service.recovery import Recovery
 from service.redis_client import connect
 from service.spool import Spool
 from service.store import ContextStore
@@ -31,6 +32,7 @@ class Services:
     models: ModelHolder
     ingestor: Ingestor
     engine: DecisionEngine
+    recovery: Recovery | None = None
 
 
 def build_services(settings: Settings) -> Services:
@@ -47,10 +49,13 @@ def build_services(settings: Settings) -> Services:
         popularity_half_life_s=settings.popularity_half_life_days * 86_400,
         catalog_ids=lambda: catalogs.current().items,
     )
+    recovery = Recovery(client, settings, journey, catalog_ids=lambda: catalogs.current().items)
+    store.on_state_lost = recovery.notice  # a read that finds the journal sentinel gone starts the rebuild
+    recovery.start()
     models = ModelHolder(Registry(settings.registry), journey, settings.reload_interval_s)
     event_log = DailyLog(settings.data_dir / "events")
     decision_log = DailyLog(settings.data_dir / "decisions")
     ingestor = Ingestor(store, event_log, Spool(settings.data_dir / "spool"), settings.max_batch)
     engine = DecisionEngine(store, catalogs, models, Rules.load(settings.config_dir / "rules.yaml"), decision_log)
     log.info("%s model=%s", settings.summary(), models.version)
-    return Services(settings, journey, catalogs, store, models, ingestor, engine)
+    return Services(settings, journey, catalogs, store, models, ingestor, engine, recovery)

@@ -190,7 +190,7 @@ def test_a_decision_costs_one_read_and_one_write_round_trip(model_settings, monk
     monkeypatch.setattr(redis.Redis, "execute_command", counted_command)
     decide(client)
     assert len(trips) == 2, trips
-    assert trips[0] == ["HMGET", "HGETALL", "GET"]
+    assert trips[0] == ["HMGET", "HGETALL", "GET", "EXISTS"]  # EXISTS: the journal sentinel (service.recovery)
     assert trips[1][0] == "HINCRBY" and trips[1][-1] == "EXPIRE"
 
 
