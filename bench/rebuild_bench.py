@@ -12,6 +12,7 @@ service's background recovery run) and prints the time of each part and the tota
 from __future__ import annotations
 
 import argparse
+import resource
 import socket
 import subprocess
 import sys
@@ -67,6 +68,8 @@ def main() -> int:
         f"{report.popular_items} popular items"
     )
     print(f"redis used_memory after: {memory / 2**20:.1f} MiB")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"peak RSS of this process (writing the journal, then rebuilding): {peak:.0f} MiB")
     print(f"rebuild: {report.seconds:.1f} s, {rate:,.0f} events/s, {1_000_000 / rate:.1f} s per million events")
     return 0
 

@@ -46,6 +46,12 @@ def new_context(visitor_id: str) -> dict:
     }
 
 
+def copy_context(ctx: dict) -> dict:
+    """A copy `apply_event` may fold into without changing `ctx`: every dict and list of it is copied (their
+    entries are never changed in place, only replaced), whatever fields the context gains."""
+    return {name: value.copy() if isinstance(value, dict | list) else value for name, value in ctx.items()}
+
+
 def apply_event(ctx: dict, event: dict, journey: JourneyMap, recent_cap: int = 50) -> dict:
     """Fold one canonical event into `ctx` (mutated and returned).
 

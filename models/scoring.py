@@ -8,7 +8,7 @@ import numpy as np
 
 from models.bundle import ModelBundle
 from models.catalog import Catalog, Placement
-from models.context import apply_event
+from models.context import apply_event, copy_context
 
 TOP_CONTRIBUTIONS = 5
 
@@ -83,16 +83,7 @@ def top_contributions(bundle: ModelBundle, matrix: np.ndarray) -> list[list[dict
 
 def _after_response(context: dict, item, channel: str | None, now: float, bundle: ModelBundle) -> dict:
     """The visitor's context had they just responded to `item` (its event, else a click)."""
-    hypothetical = {
-        **context,
-        "stage_counts": dict(context["stage_counts"]),
-        "channel_counts": dict(context["channel_counts"]),
-        "response_counts": dict(context.get("response_counts") or {}),
-        "type_counts": dict(context["type_counts"]),
-        "last_item_by_type": dict(context["last_item_by_type"]),
-        "converted_items": list(context["converted_items"]),
-        "recent": list(context["recent"]),
-    }
+    hypothetical = copy_context(context)
     event = {
         "event_id": "hypothetical",
         "type": item.event or "click",

@@ -97,3 +97,15 @@ def test_the_context_bytes_do_not_depend_on_the_arrival_order_of_counted_events(
     as_arrived = json.dumps(fold(journey, events))
     in_time_order = json.dumps(fold(journey, sorted(events, key=lambda e: e["ts"])))
     assert as_arrived == in_time_order
+
+
+def test_a_copied_context_folds_without_changing_the_original(journey):
+    import json
+
+    from models.context import copy_context
+
+    ctx = fold(journey, [event("product_view", 1, "x5"), event("purchase", 2, "x5")])
+    before = json.dumps(ctx)
+    copy = copy_context(ctx)
+    apply_event(copy, event("repeat_purchase", 3, "x3", channel="app"), journey)
+    assert json.dumps(ctx) == before and copy["n_events"] == 3

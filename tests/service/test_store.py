@@ -210,3 +210,22 @@ def _iso(ts: float) -> str:
     import datetime as dt
 
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_an_event_batch_costs_a_read_a_write_and_a_popularity_write(store, monkeypatch):
+    import redis
+
+    store.record([ev("v1", "page_view", 1, "warm")])  # scripts loaded
+    trips = []
+    original = redis.client.Pipeline.execute
+
+    def counted(pipe, *args, **kwargs):
+        trips.append([c[0][0] for c in pipe.command_stack])
+        return original(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
+    store.record([ev("v1", "product_view", 2, "e1", item="x5"), ev("v2", "page_view", 3, "e2", item="junk")])
+    assert [trip[:2] for trip in trips] == [["HMGET", "HGETALL"], ["EVALSHA", "EVALSHA"], ["ZINCRBY", "EXPIRE"]]
+    trips.clear()
+    store.record([ev("v1", "page_view", 4, "e3", item="junk")])  # no catalog item: no popularity write
+    assert len(trips) == 2
