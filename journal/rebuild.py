@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import os
 import time
 from collections.abc import Collection
@@ -29,7 +28,7 @@ from journal.decision_log import read_decision_log
 from journal.event_log import day_files, read_daily_log
 from models import caps, dedup, keys, popularity
 from models.catalog import Catalog
-from models.context import apply_event, new_context
+from models.context import apply_event, new_context, to_json
 from models.journey import JourneyMap
 
 DAY_S = 86_400
@@ -157,7 +156,7 @@ def _reduce(profile_id: str, events: list[dict], journey: JourneyMap, recent_cap
     context = new_context(profile_id)
     for event in events:
         apply_event(context, event, journey, recent_cap)
-    return json.dumps(context, separators=(",", ":"))
+    return to_json(context)
 
 
 def dedup_buckets(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from models.journey import JourneyMap
 
 CONTEXT_VERSION = 1
@@ -44,6 +46,21 @@ def new_context(visitor_id: str) -> dict:
         "converted_items": [],
         "recent": [],
     }
+
+
+def to_json(ctx: dict) -> str:
+    """The stored form of a context, compact JSON: live ingestion and the rebuild both write with this,
+    so the same events give the same bytes."""
+    return json.dumps(ctx, separators=(",", ":"))
+
+
+def from_json(data: bytes | str | None, visitor_id: str) -> dict:
+    """A stored context, or a new one for `visitor_id` when there is none. A context stored before a field
+    existed (e.g. `response_counts`) gets it, empty, and every field in `new_context`'s order."""
+    if not data:
+        return new_context(visitor_id)
+    stored = json.loads(data)
+    return {**new_context(stored.get("visitor_id", visitor_id)), **stored}
 
 
 def copy_context(ctx: dict) -> dict:

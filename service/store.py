@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Iterable
 import redis
 
 from models import dedup, keys, popularity
-from models.context import apply_event, new_context, profile_key
+from models.context import apply_event, from_json, profile_key, to_json
 from models.errors import StoreUnavailable
 from models.journey import JourneyMap
 
@@ -117,7 +117,7 @@ class ContextStore:
         if self.on_state_lost is not None and not next(replies):
             self.on_state_lost()
         return VisitorState(
-            context=json.loads(data) if data else new_context(visitor_id),
+            context=from_json(data, visitor_id),
             profile=json.loads(profile) if profile else {},
             impressions=counts,
             popularity=scores,
@@ -187,7 +187,7 @@ class ContextStore:
         for visitor_id, visitor_events in pending.items():
             (data, version), buckets = next(replies), next(replies)
             seen = dedup.remembered(buckets, now, self.dedup_window_s)
-            context = json.loads(data) if data else new_context(visitor_id)
+            context = from_json(data, visitor_id)
             new_events = [e for e in visitor_events if dedup.digest(e["event_id"]) not in seen]
             for event in sorted(new_events, key=lambda e: e["ts"]):
                 apply_event(context, event, self.journey, self.recent_cap)
@@ -206,7 +206,7 @@ class ContextStore:
                 keys=[keys.context_key(self.tenant, visitor_id), keys.dedup_key(self.tenant, visitor_id)],
                 args=[
                     version,
-                    json.dumps(context, separators=(",", ":")),
+                    to_json(context),
                     self.ttl_s,
                     dedup.day_of(now),
                     dedup.first_kept_day(now, self.dedup_window_s),

@@ -109,3 +109,14 @@ def test_a_copied_context_folds_without_changing_the_original(journey):
     copy = copy_context(ctx)
     apply_event(copy, event("repeat_purchase", 3, "x3", channel="app"), journey)
     assert json.dumps(ctx) == before and copy["n_events"] == 3
+
+
+def test_a_context_stored_before_a_field_existed_gains_it_in_order(journey):
+    from models.context import from_json, new_context, to_json
+
+    ctx = fold(journey, [event("click", 1, "x5")])
+    old = {name: value for name, value in ctx.items() if name != "response_counts"}
+    loaded = from_json(to_json(old), "v1")
+    assert list(loaded) == list(new_context("v1")) and loaded["response_counts"] == {}
+    assert from_json(None, "v9") == new_context("v9")
+    assert from_json(to_json(ctx).encode(), "v1") == ctx
