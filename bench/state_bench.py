@@ -10,7 +10,8 @@ Two workloads, each for one visitor, all events accepted now (the dedup window h
 - typical: the map's event types and channels in turn, catalog item ids, timestamps over 100 days;
 - hostile: 2,000 distinct made-up types and channels and 10,000 distinct made-up item ids.
 
-Prints, per workload, MEMORY USAGE of each of the visitor's keys (found by their hash tag, so it
+Then 200 decisions for the typical visitor (two placements, two channels) fill its impression
+counters. Prints, per workload, MEMORY USAGE of each of the visitor's keys (found by their hash tag, so it
 measures whatever keys the code writes) and their sum, and the bytes of the tenant's popularity keys.
 """
 
@@ -45,37 +46,54 @@ NOW = time.time()
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--decisions", type=int, default=200, help="then this many decisions (typical workload)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch, redis_server() as url:
         config = lenient_config(Path(scratch) / "config")
         journey = JourneyMap.load(config / "journey.yaml")
         items = sorted(Catalog.load(config).items)
+        clients = {}
         for name, events in (
             ("typical", typical(args.events, journey, items)),
             ("hostile", hostile(args.events)),
         ):
-            tenant = f"bench{name}"
             settings = Settings.from_env(
-                environ={}, redis_url=url, data_dir=Path(scratch) / name, config_dir=config, tenant=tenant
+                environ={}, redis_url=url, data_dir=Path(scratch) / name, config_dir=config, tenant=f"bench{name}"
             )
-            ingest(settings, events)
-            report(name, redis.Redis.from_url(url), tenant, "bench-visitor", len(events))
+            clients[name] = ingest(settings, events)
+            report(name, redis.Redis.from_url(url), f"bench{name}", "bench-visitor", f"{len(events)} events")
+        decide(clients["typical"], args.decisions)
+        what = f"{args.events} events, then {args.decisions} decisions"
+        report("typical", redis.Redis.from_url(url), "benchtypical", "bench-visitor", what)
     return 0
 
 
-def ingest(settings: Settings, events: list[dict]) -> None:
+def ingest(settings: Settings, events: list[dict]):
     from service import create_app
 
     client = create_app(settings).test_client()
     for start in range(0, len(events), BATCH):
         answer = client.post("/v1/events", json={"events": events[start : start + BATCH]})
         assert answer.status_code == 200, answer.get_json()
+    return client
 
 
-def report(name: str, client: redis.Redis, tenant: str, visitor: str, count: int) -> None:
+def decide(client, count: int) -> None:
+    """Decisions for the visitor on two placements and two channels: the impression counters fill up."""
+    for n in range(count):
+        body = {
+            "visitor_id": "bench-visitor",
+            "placement": ("app_offers", "home_hero")[n % 2],
+            "context": {"channel": ("app", "web")[n % 2]},
+        }
+        answer = client.post("/v1/decisions", json=body)
+        assert answer.status_code == 200, answer.get_json()
+
+
+def report(name: str, client: redis.Redis, tenant: str, visitor: str, what: str) -> None:
     tag = hashlib.blake2b(visitor.encode(), digest_size=10).hexdigest()  # models.keys.visitor_tag
     total = 0
-    print(f"{name}: one visitor, {count} events")
+    print(f"{name}: one visitor, {what}")
     for key in sorted(client.scan_iter(match=f"wf:{tenant}:{{{tag}}}:*", count=1000)):
         size = client.memory_usage(key, samples=0) or 0
         total += size
