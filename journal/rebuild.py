@@ -113,12 +113,7 @@ def rebuild(
     ttl_s = settings.context_ttl_days * DAY_S
     frame = read_daily_log(events_dir)
     report = RebuildReport(events=len(frame), bad_lines=frame.attrs.get("bad_lines", 0))
-    by_profile = events_by_profile(frame)
-    report.profiles = len(by_profile)
-    contexts = {pid: _reduce(pid, evs, journey, settings.recent_events_cap) for pid, evs in by_profile.items()}
-    window_s = settings.dedup_window_days * DAY_S
-    report.dedup_ids = _write_dedup(client, tenant, dedup_buckets(by_profile, events_dir, now, window_s), window_s)
-    skipped = _write_contexts(client, tenant, contexts, ttl_s, report)
+    skipped = _replay(client, settings, journey, frame, _last_write_per_day(events_dir), now, report)
     if skipped:
         _replay_again(client, settings, journey, frame, skipped, started_at=now, ttl_s=ttl_s, report=report)
     counters, report.decisions_counted = impression_counters(Path(settings.data_dir) / "decisions", journey, now)
@@ -136,20 +131,39 @@ def mark_rebuilt(client: redis.Redis, tenant: str, ttl_s: int, now: float) -> No
     client.set(keys.journal_sentinel_key(tenant), stamp, ex=int(ttl_s))
 
 
-def events_by_profile(frame: pd.DataFrame) -> dict[str, list[dict]]:
-    """Canonical event dicts (what the reducer reads) per profile key, in the log's time order."""
-    columns = {name: frame[name].tolist() for name in ("event_id", "visitor_id", "user_id", "type", "ts")}
-    optional = {name: frame[name].tolist() for name in ("channel", "item_id", "value")}
-    out: dict[str, list[dict]] = {}
-    for n in range(len(frame)):
-        event = {name: values[n] for name, values in columns.items()}
-        for name, values in optional.items():
-            value = values[n]
-            event[name] = None if value is None or value != value else value  # NaN -> None
-        if event["user_id"] != event["user_id"]:
-            event["user_id"] = None
-        out.setdefault(event["user_id"] or event["visitor_id"], []).append(event)
-    return out
+def _replay(client, settings: Settings, journey: JourneyMap, frame, written, now: float, report) -> list[str]:
+    """Reduce and write the profiles BATCH at a time (event dicts exist for one batch only); returns the
+    profiles that already had a context."""
+    window_s = settings.dedup_window_days * DAY_S
+    ttl_s = settings.context_ttl_days * DAY_S
+    write_context = client.register_script(CONTEXT_IF_ABSENT)
+    merge_digests = client.register_script(MERGE_DIGESTS)
+    most = dedup.MAX_IDS_PER_DAY * dedup.DIGEST_BYTES
+    columns = _columns(frame)
+    groups = profile_rows(frame)
+    report.profiles = len(groups)
+    skipped = []
+    for batch in _batches(groups):
+        pipe = client.pipeline(transaction=False)
+        context_at = []  # the reply index of each profile's context write
+        for profile_id, rows in batch:
+            events = [_event(columns, n) for n in rows]
+            days = dedup_buckets(events, written, now, window_s)
+            if days:
+                report.dedup_ids += sum(len(packed) // dedup.DIGEST_BYTES for packed in days.values())
+                pairs = [part for day, packed in sorted(days.items()) for part in (day, packed)]
+                args = [dedup.ttl_s(window_s), most, *pairs]
+                merge_digests(keys=[keys.dedup_key(settings.tenant, profile_id)], args=args, client=pipe)
+            data = _reduce(profile_id, events, journey, settings.recent_events_cap)
+            write_context(keys=[keys.context_key(settings.tenant, profile_id)], args=[data, ttl_s], client=pipe)
+            context_at.append(len(pipe.command_stack) - 1)
+        replies = pipe.execute()
+        for (profile_id, _), at in zip(batch, context_at):
+            if replies[at]:
+                report.contexts_written += 1
+            else:
+                skipped.append(profile_id)
+    return skipped
 
 
 def _reduce(profile_id: str, events: list[dict], journey: JourneyMap, recent_cap: int) -> str:
@@ -159,26 +173,55 @@ def _reduce(profile_id: str, events: list[dict], journey: JourneyMap, recent_cap
     return to_json(context)
 
 
-def dedup_buckets(
-    by_profile: dict[str, list[dict]], events_dir: Path, now: float, window_s: float
-) -> dict[str, dict[int, bytes]]:
-    """Per profile, accept day -> packed id digests of the events still inside the dedup window.
+def dedup_buckets(events: list[dict], written: dict[int, float], now: float, window_s: float) -> dict[int, bytes]:
+    """Accept day -> packed id digests of one profile's events still inside the dedup window.
 
-    The log does not keep accept times; a day file's last write (its mtime, at most now) is a time no
-    event in it was accepted after, so an id is remembered at least as long as live ingestion would.
+    The log does not keep accept times; a day file's last write (`written`: its mtime, at most now) is a
+    time no event in it was accepted after, so an id is remembered at least as long as live ingestion would.
     """
-    written = _last_write_per_day(events_dir)
     keep_from = dedup.first_kept_day(now, window_s)
-    out: dict[str, dict[int, list[str]]] = {}
-    for profile_id, events in by_profile.items():
-        for event in events:
-            last_write = written.get(dedup.day_of(event["ts"]))
-            if last_write is None:
-                continue
-            day = dedup.day_of(min(last_write, now))
-            if day >= keep_from:
-                out.setdefault(profile_id, {}).setdefault(day, []).append(event["event_id"])
-    return {pid: {day: dedup.pack(ids) for day, ids in days.items()} for pid, days in out.items()}
+    out: dict[int, list[str]] = {}
+    for event in events:
+        last_write = written.get(dedup.day_of(event["ts"]))
+        if last_write is None:
+            continue
+        day = dedup.day_of(min(last_write, now))
+        if day >= keep_from:
+            out.setdefault(day, []).append(event["event_id"])
+    return {day: dedup.pack(ids) for day, ids in out.items()}
+
+
+def profile_rows(frame: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
+    """(profile key, its rows in the log's time order) for each profile: user_id if known, else visitor_id."""
+    if frame.empty:
+        return []
+    profile = frame["user_id"].where(frame["user_id"].notna(), frame["visitor_id"]).to_numpy()
+    codes, names = pd.factorize(profile)
+    order = np.argsort(codes, kind="stable")  # the frame is in time order: stable keeps it per profile
+    starts = np.flatnonzero(np.diff(codes[order])) + 1
+    return [(str(names[codes[rows[0]]]), rows) for rows in np.split(order, starts)]
+
+
+def events_by_profile(frame: pd.DataFrame) -> dict[str, list[dict]]:
+    """Canonical event dicts (what the reducer reads) per profile key, in the log's time order."""
+    columns = _columns(frame)
+    return {pid: [_event(columns, n) for n in rows] for pid, rows in profile_rows(frame)}
+
+
+def _columns(frame: pd.DataFrame) -> dict[str, list]:
+    return {
+        name: frame[name].tolist()
+        for name in ("event_id", "visitor_id", "user_id", "type", "ts", "channel", "item_id", "value")
+    }
+
+
+def _event(columns: dict[str, list], n: int) -> dict:
+    event = {name: values[n] for name, values in columns.items()}
+    for name in ("user_id", "channel", "item_id", "value"):
+        value = event[name]
+        if value is not None and value != value:  # NaN: absent
+            event[name] = None
+    return event
 
 
 def _last_write_per_day(events_dir: Path) -> dict[int, float]:
@@ -215,34 +258,6 @@ def impression_counters(decisions_dir: Path, journey: JourneyMap, now: float) ->
                 continue
             counts[field] = counts.get(field, 0) + amount
     return out, counted
-
-
-def _write_dedup(client: redis.Redis, tenant: str, buckets: dict[str, dict[int, bytes]], window_s: float) -> int:
-    merge = client.register_script(MERGE_DIGESTS)
-    most = dedup.MAX_IDS_PER_DAY * dedup.DIGEST_BYTES
-    for batch in _batches(list(buckets.items())):
-        pipe = client.pipeline(transaction=False)
-        for profile_id, days in batch:
-            pairs = [part for day, packed in sorted(days.items()) for part in (day, packed)]
-            merge(keys=[keys.dedup_key(tenant, profile_id)], args=[dedup.ttl_s(window_s), most, *pairs], client=pipe)
-        pipe.execute()
-    return sum(len(packed) // dedup.DIGEST_BYTES for days in buckets.values() for packed in days.values())
-
-
-def _write_contexts(client: redis.Redis, tenant: str, contexts: dict[str, str], ttl_s: int, report) -> list[str]:
-    """Write each context unless one exists; returns the profiles that had one."""
-    write = client.register_script(CONTEXT_IF_ABSENT)
-    skipped = []
-    for batch in _batches(list(contexts.items())):
-        pipe = client.pipeline(transaction=False)
-        for profile_id, data in batch:
-            write(keys=[keys.context_key(tenant, profile_id)], args=[data, ttl_s], client=pipe)
-        for (profile_id, _), written in zip(batch, pipe.execute()):
-            if written:
-                report.contexts_written += 1
-            else:
-                skipped.append(profile_id)
-    return skipped
 
 
 def _replay_again(client, settings, journey, frame, profiles, started_at, ttl_s, report, attempts=5) -> None:
