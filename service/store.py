@@ -181,6 +181,8 @@ class ContextStore:
         for visitor_id in pending:
             pipe.hmget(keys.context_key(self.tenant, visitor_id), "data", "ver")
             pipe.hgetall(keys.dedup_key(self.tenant, visitor_id))
+        if self.on_state_lost is not None:
+            pipe.exists(keys.journal_sentinel_key(self.tenant))
         replies = iter(pipe.execute())
         now = self.clock()
         plans = {}
@@ -192,6 +194,8 @@ class ContextStore:
             for event in sorted(new_events, key=lambda e: e["ts"]):
                 apply_event(context, event, self.journey, self.recent_cap)
             plans[visitor_id] = ((version or b"0").decode(), context, new_events)
+        if self.on_state_lost is not None and not next(replies):
+            self.on_state_lost()
         return plans
 
     def _commit(self, plans, pending, accepted) -> dict[str, list[dict]]:

@@ -196,14 +196,16 @@ def test_popularity_of_the_previous_epoch_is_read_in_the_current_scale(store, cl
     assert scores["x3"] == pytest.approx(scores["x5"] * 2 ** (2 / 7))
 
 
-def test_a_read_tells_when_the_journal_sentinel_is_gone(store, redis_backend, tenant):
+def test_reads_and_writes_tell_when_the_journal_sentinel_is_gone(store, redis_backend, tenant):
     noticed = []
     store.on_state_lost = lambda: noticed.append(True)
     store.read("v1")
-    assert noticed == [True]
+    store.record([ev("v1", "page_view", 1, "e1")])
+    assert noticed == [True, True]
     redis_backend[2].set(keys.journal_sentinel_key(tenant), "1", ex=60)
     store.read("v1")
-    assert noticed == [True]
+    store.record([ev("v1", "page_view", 2, "e2")])
+    assert noticed == [True, True]
 
 
 def _iso(ts: float) -> str:
