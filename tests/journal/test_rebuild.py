@@ -151,3 +151,24 @@ def test_the_cli_rebuilds_from_the_environment(client, settings, redis_client, t
     assert main(["rebuild", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["contexts_written"] == 3
     assert snapshot(redis_client, tenant) == before
+
+
+def test_dedup_remembers_the_ids_of_day_files_written_within_the_window(tmp_path):
+    import os
+
+    from journal.rebuild import _last_write_per_day, dedup_buckets
+    from journal.writer import DailyLog
+    from models import dedup
+
+    day = 86_400
+    now = 20_000 * day + 3600
+    old, recent = {"event_id": "old", "ts": now - 30 * day}, {"event_id": "recent", "ts": now - 30 * day + 60}
+    backfilled = {"event_id": "backfilled", "ts": now - 60 * day}
+    log = DailyLog(tmp_path, fsync=False)
+    log.append([old, recent, backfilled])
+    os.utime(log.path_for(old["ts"]), (now - 10 * day, now - 10 * day))  # last written 10 days ago
+    os.utime(log.path_for(backfilled["ts"]), (now - 2 * day, now - 2 * day))  # an old day, written lately
+
+    buckets = dedup_buckets([old, recent, backfilled], _last_write_per_day(tmp_path), now, 7 * day)
+
+    assert buckets == {dedup.day_of(now - 2 * day): dedup.pack(["backfilled"])}
