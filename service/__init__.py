@@ -9,8 +9,10 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from config.settings import Settings
-from models.errors import WayfinderError
+from models.errors import WayfinderError, flat_errors
+from service.schemas import ErrorSchema, document_journey
 from service.views import analytics, catalog, decisions, events, health, journey, reports, visitors
+from service.views.body import read_body
 from service.wiring import build_services
 
 log = logging.getLogger(__name__)
@@ -25,12 +27,14 @@ swagger-ui.css)."""
 class WayfinderApi(Api):
     """flask-smorest's Api, rendering every error in one shape: code, status, message, errors."""
 
+    ERROR_SCHEMA = ErrorSchema
+
     def handle_http_exception(self, error: HTTPException):
         payload, status, headers = super().handle_http_exception(error)
         errors = payload.get("errors")
         if errors and isinstance(errors, dict) and all(isinstance(v, dict) for v in errors.values()):
             # webargs nests field errors under their location ("json"); clients want the fields.
-            payload["errors"] = {field: why for location in errors.values() for field, why in location.items()}
+            payload["errors"] = flat_errors({f: why for location in errors.values() for f, why in location.items()})
         if status == 422:
             payload.setdefault("message", "request body failed validation: see errors per field")
         payload.setdefault("message", error.description or error.name)
@@ -56,6 +60,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     api = WayfinderApi(app)
     for module in (events, visitors, decisions, catalog, journey, analytics, reports, health):
         api.register_blueprint(module.blp)
+    document_journey(api.spec, app.extensions["wayfinder"].journey)
+    app.before_request(read_body)  # every JSON body checked once, before any view reads it
     app.register_error_handler(WayfinderError, _render_domain_error)
     return app
 

@@ -1,14 +1,147 @@
-"""Reading a JSON request body with the API's errors (400 malformed, 413 too large)."""
+"""Reading a JSON request body once, strictly, so every endpoint gets the same bounds and errors.
 
-from flask import Request
+400 when the body is not plain JSON: not UTF-8, a lone surrogate in a string (valid JSON, but
+no text can hold it: it broke every later reader of the logs), NaN or Infinity (not JSON at
+all), a number beyond a float, or nesting deeper than settings.max_json_depth (checked by a
+scan before parsing, so a deep body cannot exhaust the parser's recursion). Field errors
+(422) are the schemas' work.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from http import HTTPStatus
+
+import flask_smorest
+from flask import Request, current_app, g, request
+from webargs import core
+from webargs.flaskparser import FlaskParser
 
 from models.errors import WayfinderError
 
+_STRINGS = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.S)
+_BRACKETS = re.compile(r"[\[\]{}]")
+_UNSET = object()
 
-def json_body(request: Request) -> object:
-    if not request.is_json:
-        raise WayfinderError("send a JSON body with Content-Type: application/json", {"json": ["not JSON"]}, 400)
-    body = request.get_json(silent=True)
-    if body is None:
-        raise WayfinderError("malformed JSON body", {"json": ["Invalid JSON body."]}, 400)
+
+class BadBody(WayfinderError):
+    status_code = 400
+    code = "bad_request"
+
+
+def parse_json(data: bytes, max_depth: int) -> object:
+    """The body as Python values, or BadBody naming the field (or `json`) and the reason."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadBody("the body is not valid UTF-8", {"json": [f"not UTF-8 at byte {exc.start}"]}) from exc
+    _check_depth(text, max_depth)
+    try:
+        body = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except _NotJSON as exc:
+        raise BadBody("the body is not standard JSON", {"json": [str(exc)]}) from exc
+    except ValueError as exc:
+        raise BadBody("malformed JSON body", {"json": [f"Invalid JSON body: {exc}"]}) from exc
+    where = _lone_surrogate(body)
+    if where is not None:
+        raise BadBody(
+            "strings must be valid UTF-8 text", {where: ["holds a lone surrogate (\\ud800-\\udfff): not valid text"]}
+        )
     return body
+
+
+def read_body() -> None:
+    """before_request: parse a JSON body once (kept on g) so no endpoint sees an unchecked one."""
+    if request.is_json and request.content_length != 0:
+        data = request.get_data(cache=True)
+        if data:
+            g.json_body = parse_json(data, current_app.extensions["wayfinder"].settings.max_json_depth)
+
+
+def json_body(req: Request) -> object:
+    """The checked body of a view that reads it itself (400 when there is none)."""
+    if not req.is_json:
+        raise BadBody("send a JSON body with Content-Type: application/json", {"json": ["not JSON"]})
+    body = g.get("json_body", _UNSET)
+    if body is _UNSET:
+        raise BadBody("malformed JSON body", {"json": ["Invalid JSON body: empty"]})
+    return body
+
+
+class CheckedBodyParser(FlaskParser):
+    """webargs reading the body read_body checked, instead of parsing it again unchecked."""
+
+    def _raw_load_json(self, req: Request):
+        if not core.is_json(req.mimetype):
+            return core.missing
+        return g.get("json_body", core.missing)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint reading checked bodies, with a way to document the errors a route gives."""
+
+    ARGUMENTS_PARSER = CheckedBodyParser()
+
+    def refuses(self, *statuses: int):
+        """Document these error answers (the one error shape) so clients and fuzzers expect them."""
+
+        def decorator(func):
+            for status in statuses:
+                func = self.alt_response(status, response=HTTPStatus(status).name)(func)
+            return func
+
+        return decorator
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    raise _NotJSON(f"{name} is not JSON: send a finite number, or null")
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if value in (float("inf"), float("-inf")):
+        raise _NotJSON(f"{literal[:40]} is beyond a 64-bit float: send a finite number")
+    return value
+
+
+def _check_depth(text: str, max_depth: int) -> None:
+    depth = 0
+    for bracket in _BRACKETS.finditer(_STRINGS.sub("", text)):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > max_depth:
+            raise BadBody(
+                f"the body is nested deeper than {max_depth} levels",
+                {"json": [f"nested deeper than {max_depth} levels of objects and arrays"]},
+            )
+
+
+def _lone_surrogate(body: object) -> str | None:
+    """The path (a.0.b) of the first key or string that is not valid text, or None; iterative."""
+    stack: list[tuple[str, object]] = [("", body)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not _is_text(key):
+                    return path or "json"
+                stack.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}" if path else str(i), item) for i, item in enumerate(value))
+        elif isinstance(value, str) and not _is_text(value):
+            return path or "json"
+    return None
+
+
+def _is_text(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
