@@ -11,6 +11,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 
 from models.errors import ConfigError, ValidationFailed
 from models.journey import JourneyMap
+from models.strict import StrictFloat, StrictInteger
 from models.text import name as config_name
 from models.text import short_text
 
@@ -32,8 +33,8 @@ class _Strict(Schema):
 
 
 class CapsSchema(_Strict):
-    per_visitor_per_day = fields.Integer(validate=validate.Range(min=1, max=10_000))
-    per_visitor_per_week = fields.Integer(validate=validate.Range(min=1, max=10_000))
+    per_visitor_per_day = StrictInteger(validate=validate.Range(min=1, max=10_000))
+    per_visitor_per_week = StrictInteger(validate=validate.Range(min=1, max=10_000))
 
 
 class ItemSchema(_Strict):
@@ -53,7 +54,7 @@ class ItemSchema(_Strict):
         validate=validate.Length(max=20),
         metadata={"description": "channels the journey map names; empty = every channel"},
     )
-    value = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=1e9))
+    value = StrictFloat(load_default=1.0, validate=validate.Range(min=0, max=1e9))
     start = fields.AwareDateTime(load_default=None, allow_none=True, metadata={"description": _DATES_TEXT})
     end = fields.AwareDateTime(load_default=None, allow_none=True, metadata={"description": _DATES_TEXT})
     caps = fields.Nested(CapsSchema, load_default=dict)
@@ -98,21 +99,21 @@ class FilterSchema(_Strict):
 
 
 class ExplorationSchema(_Strict):
-    epsilon = fields.Float(validate=validate.Range(0, 1))
-    temperature = fields.Float(validate=validate.Range(min=1e-6), metadata={"description": "softmax over scores"})
+    epsilon = StrictFloat(validate=validate.Range(0, 1))
+    temperature = StrictFloat(validate=validate.Range(min=1e-6), metadata={"description": "softmax over scores"})
 
 
 class PlacementSchema(_Strict):
     id = fields.String(required=True, validate=_id)
-    slots = fields.Integer(load_default=1, validate=validate.Range(1, 50))
+    slots = StrictInteger(load_default=1, validate=validate.Range(1, 50))
     candidates = fields.Raw(
         load_default=dict, metadata={"description": "item ids, or {kinds: [...], tags: [...]}; absent = all"}
     )
     objective = fields.String(load_default="click", validate=validate.OneOf(OBJECTIVES))
     exploration = fields.Nested(ExplorationSchema, load_default=dict)
-    holdout_share = fields.Float(load_default=0.0, validate=validate.Range(0, 0.5))
+    holdout_share = StrictFloat(load_default=0.0, validate=validate.Range(0, 0.5))
     default_items = fields.List(fields.String(validate=_id), load_default=list, validate=validate.Length(max=50))
-    max_per_tag = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    max_per_tag = StrictInteger(load_default=None, allow_none=True, validate=validate.Range(min=1))
     caps = fields.Nested(CapsSchema, load_default=dict)
     filters = fields.List(fields.Nested(FilterSchema), load_default=list, validate=validate.Length(max=50))
     reward = fields.List(

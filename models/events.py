@@ -10,6 +10,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from config.settings import Settings
 from models.journey import JourneyMap
+from models.strict import StrictFloat
 from models.text import ID_PATTERN, NAME_PATTERN, ident, name, short_text
 
 __all__ = ["ID_PATTERN", "TYPE_PATTERN", "EventSchema", "canonical_event", "parse_event", "time_bounds"]
@@ -45,7 +46,7 @@ class EventSchema(Schema):
         metadata={"description": "a channel the journey map names"},
     )
     item_id = fields.String(validate=ident(), load_default=None, allow_none=True)
-    value = fields.Float(load_default=None, allow_none=True, allow_nan=False)
+    value = StrictFloat(load_default=None, allow_none=True, allow_nan=False)
     decision_id = fields.String(validate=ident(), load_default=None, allow_none=True)
     properties = fields.Dict(
         keys=fields.String(validate=short_text(128)),

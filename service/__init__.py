@@ -38,7 +38,9 @@ class WayfinderApi(Api):
         if status == 422:
             payload.setdefault("message", "request body failed validation: see errors per field")
         payload.setdefault("message", error.description or error.name)
-        return payload, status, headers
+        # werkzeug's own headers (Allow on a 405, as RFC 9110 requires), which flask-smorest drops
+        kept = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+        return payload, status, {**kept, **dict(headers or {})}
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -8,6 +8,7 @@ from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_lo
 
 from models.events import EventSchema
 from models.journey import JourneyMap
+from models.strict import StrictBoolean, StrictInteger
 from models.text import ident, short_text
 
 _id = ident()
@@ -66,7 +67,7 @@ class ProfileSchema(StrictSchema):
     interests = fields.List(fields.String(validate=_label), validate=validate.Length(max=100))
     consent = fields.Dict(
         keys=fields.String(validate=_label),
-        values=fields.Boolean(),
+        values=StrictBoolean(),
         metadata={"description": "merged per key into the stored consent; a PUT without it keeps the stored one"},
     )
     segment = fields.String(validate=_label, allow_none=True)
@@ -85,6 +86,10 @@ class ProfileSchema(StrictSchema):
                 "an empty profile would erase the stored one: send at least one of "
                 "interests, consent, segment, status, attributes"
             )
+
+
+class StoredProfileSchema(ProfileSchema):
+    """The profile now stored: empty when a PUT sent only an empty consent and nothing was stored before."""
 
 
 class RecentEventSchema(Schema):
@@ -123,13 +128,13 @@ class DecisionRequestSchema(StrictSchema):
     user_id = fields.String(
         validate=_id, metadata={"description": "known customer: joins devices and channels into one context"}
     )
-    explain = fields.Boolean(load_default=False, metadata={"description": "return the trace of the decision"})
+    explain = StrictBoolean(load_default=False, metadata={"description": "return the trace of the decision"})
     placement = fields.String(required=True, validate=_id)
     context = fields.Nested(
         "DecisionContextSchema", load_default=dict, metadata={"description": 'e.g. {"channel": "app", "page": "/x5"}'}
     )
     candidates = fields.List(fields.String(validate=_id), validate=validate.Length(max=200))
-    limit = fields.Integer(validate=validate.Range(1, 50))
+    limit = StrictInteger(validate=validate.Range(1, 50))
 
 
 class DecisionContextSchema(Schema):
@@ -238,7 +243,7 @@ def document_journey(spec, journey: JourneyMap) -> None:
         return
     types, channels = sorted(journey.known_types), list(journey.channels)
     schemas["Event"]["properties"]["type"]["enum"] = types
-    schemas["Event"]["properties"]["channel"]["enum"] = channels
+    schemas["Event"]["properties"]["channel"]["enum"] = [*channels, None]
     schemas["DecisionContext"]["properties"]["channel"]["enum"] = channels
     schemas["Item"]["properties"]["channels"]["items"]["enum"] = channels
     schemas["Item"]["properties"]["event"]["enum"] = [*types, None]

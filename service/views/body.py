@@ -18,7 +18,7 @@ from flask import Request, current_app, g, request
 from webargs import core
 from webargs.flaskparser import FlaskParser
 
-from models.errors import WayfinderError
+from models.errors import ValidationFailed, WayfinderError
 
 _STRINGS = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.S)
 _BRACKETS = re.compile(r"[\[\]{}]")
@@ -70,7 +70,16 @@ def json_body(req: Request) -> object:
 
 
 class CheckedBodyParser(FlaskParser):
-    """webargs reading the body read_body checked, instead of parsing it again unchecked."""
+    """webargs reading the body read_body checked, instead of parsing it again unchecked; a query
+    parameter given twice is refused rather than silently reduced to one of its values."""
+
+    def load_querystring(self, req: Request, schema):
+        repeated = sorted(name for name, values in req.args.lists() if len(values) > 1)
+        if repeated:
+            raise ValidationFailed(
+                "give each query parameter once", {name: ["given more than once"] for name in repeated}
+            )
+        return super().load_querystring(req, schema)
 
     def _raw_load_json(self, req: Request):
         if not core.is_json(req.mimetype):

@@ -2,7 +2,7 @@
 
 import time
 
-from service.schemas import ProfileSchema, VisitorSchema
+from service.schemas import ProfileSchema, StoredProfileSchema, VisitorSchema
 from service.views import services
 from service.views.body import Blueprint
 from service.visitors import replace_profile, visitor_view
@@ -20,7 +20,7 @@ def get_visitor(visitor_id: str):
 @blp.route("/visitors/<string:visitor_id>/profile", methods=["PUT"])
 @blp.arguments(ProfileSchema)
 @blp.refuses(400, 413)
-@blp.response(200, ProfileSchema, description="the profile now stored")
+@blp.response(200, StoredProfileSchema, description="the profile now stored")
 def put_profile(profile: dict, visitor_id: str):
     state = services()
     return replace_profile(state.store, visitor_id, profile, state.settings.max_profile_bytes)

@@ -176,16 +176,16 @@ def _schema(doc: dict, name: str) -> dict:
     return doc["components"]["schemas"][name]["properties"]
 
 
-def test_the_openapi_document_states_the_constraints(client):
+def test_the_openapi_document_states_the_constraints(client, journey):
     doc = client.get("/openapi.json").get_json()
     event = _schema(doc, "Event")
     assert event["visitor_id"]["maxLength"] == 128 and "pattern" in event["visitor_id"]
     assert "2000-01-01T00:00:00Z" in event["timestamp"]["description"]
-    assert event["channel"]["enum"] == ["web", "app", "email", "store", "call_center", "social", "ads", "push", "sms"]
+    assert event["channel"]["enum"] == [*journey.channels, None]
     assert "page_view" in event["type"]["enum"]
     item = _schema(doc, "Item")
     assert item["kind"]["enum"] == ["content", "offer", "action"]
-    assert item["stages"]["items"]["enum"] == ["awareness", "consideration", "intent", "conversion", "loyalty"]
+    assert item["stages"]["items"]["enum"] == list(journey.stages)
     decision = _schema(doc, "DecisionRequest")
     assert (decision["limit"]["minimum"], decision["limit"]["maximum"]) == (1, 50)
     assert decision["candidates"]["maxItems"] == 200
