@@ -5,10 +5,8 @@ Each row of the tables below is one row of the bad-input table in docs/api.md.
 """
 
 import datetime as dt
-import shutil
 
 import pytest
-import yaml
 
 from config.settings import Settings
 from service import create_app
@@ -151,16 +149,6 @@ def test_a_profile_put_without_consent_keeps_the_stored_consent(client):
     client.put("/v1/visitors/v-c/profile", json={"consent": {"email": True}})
     profile = client.get("/v1/visitors/v-c").get_json()["profile"]
     assert profile == {"consent": {"personalization": False, "email": True}}
-
-
-@pytest.fixture
-def other_settings(settings, tmp_path) -> Settings:
-    """The demo configuration with a journey map that counts unknown types and channels as `other`."""
-    config = tmp_path / "config"
-    shutil.copytree(settings.config_dir, config)
-    journey = yaml.safe_load((config / "journey.yaml").read_text())
-    (config / "journey.yaml").write_text(yaml.safe_dump({**journey, "unknowns": "other"}))
-    return Settings.from_env(environ={}, **{**settings.__dict__, "config_dir": config})
 
 
 def test_a_map_with_unknowns_other_accepts_them(other_settings):
