@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
@@ -13,6 +13,7 @@ from models.errors import WayfinderError, flat_errors
 from service.schemas import ErrorSchema, document_journey
 from service.views import analytics, catalog, decisions, events, health, journey, reports, visitors
 from service.views.body import read_body
+from service.views.paths import PATH_IDS, register_path_converters
 from service.wiring import build_services
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,11 @@ class WayfinderApi(Api):
             payload["errors"] = flat_errors({f: why for location in errors.values() for f, why in location.items()})
         if status == 422:
             payload.setdefault("message", "request body failed validation: see errors per field")
+        if status == 404 and request.url_rule is None:
+            payload["message"] = f"no route matches {request.path!r}: {PATH_IDS}"
+            payload["errors"] = {"path": [f"no route matches: {PATH_IDS}"]}
         payload.setdefault("message", error.description or error.name)
+        payload.setdefault("errors", {})
         # werkzeug's own headers (Allow on a 405, as RFC 9110 requires), which flask-smorest drops
         kept = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
         return payload, status, {**kept, **dict(headers or {})}
@@ -60,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["wayfinder"] = build_services(settings)
     api = WayfinderApi(app)
+    register_path_converters(app, api)
     for module in (events, visitors, decisions, catalog, journey, analytics, reports, health):
         api.register_blueprint(module.blp)
     document_journey(api.spec, app.extensions["wayfinder"].journey)
@@ -76,8 +82,7 @@ def _render_domain_error(error: WayfinderError):
         "status": HTTP_STATUS_CODES.get(error.status_code, "Error"),
         "message": error.message,
     }
-    if error.errors:
-        body["errors"] = error.errors
+    body["errors"] = error.errors
     if error.status_code >= 500:
         log.error("%s: %s", type(error).__name__, error.message)
     return body, error.status_code

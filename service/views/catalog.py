@@ -19,7 +19,7 @@ def list_items():
     return list(services().catalogs.current().items.values())
 
 
-@blp.route("/catalog/items/<string:item_id>", methods=["GET"])
+@blp.route("/catalog/items/<name:item_id>", methods=["GET"])
 @blp.refuses(404)
 @blp.response(200, ItemSchema)
 def get_item(item_id: str):
@@ -29,7 +29,7 @@ def get_item(item_id: str):
     return item
 
 
-@blp.route("/catalog/items/<string:item_id>", methods=["PUT"])
+@blp.route("/catalog/items/<name:item_id>", methods=["PUT"])
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": ItemSchema}}})
 @blp.refuses(400, 413, 422, 503)
 @blp.response(200, ItemSchema)
@@ -39,7 +39,7 @@ def put_item(item_id: str):
     return state.catalogs.put_item(item.to_dict())
 
 
-@blp.route("/catalog/items/<string:item_id>", methods=["DELETE"])
+@blp.route("/catalog/items/<name:item_id>", methods=["DELETE"])
 @blp.refuses(404, 409, 503)
 @blp.response(204)
 def delete_item(item_id: str):
@@ -52,7 +52,7 @@ def list_placements():
     return list(services().catalogs.current().placements.values())
 
 
-@blp.route("/placements/<string:placement_id>", methods=["GET"])
+@blp.route("/placements/<name:placement_id>", methods=["GET"])
 @blp.refuses(404)
 @blp.response(200, PlacementSchema)
 def get_placement(placement_id: str):
@@ -62,7 +62,7 @@ def get_placement(placement_id: str):
     return placement
 
 
-@blp.route("/placements/<string:placement_id>", methods=["PUT"])
+@blp.route("/placements/<name:placement_id>", methods=["PUT"])
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PlacementSchema}}})
 @blp.refuses(400, 413, 422, 503)
 @blp.response(200, PlacementSchema)
@@ -72,7 +72,7 @@ def put_placement(placement_id: str):
     return state.catalogs.put_placement(placement.to_dict())
 
 
-@blp.route("/placements/<string:placement_id>", methods=["DELETE"])
+@blp.route("/placements/<name:placement_id>", methods=["DELETE"])
 @blp.refuses(404, 503)
 @blp.response(204)
 def delete_placement(placement_id: str):

@@ -10,14 +10,14 @@ from service.visitors import replace_profile, visitor_view
 blp = Blueprint("visitors", __name__, url_prefix="/v1", description="What Wayfinder knows of a visitor")
 
 
-@blp.route("/visitors/<string:visitor_id>", methods=["GET"])
+@blp.route("/visitors/<visitor_id:visitor_id>", methods=["GET"])
 @blp.response(200, VisitorSchema)
 def get_visitor(visitor_id: str):
     state = services()
     return visitor_view(state.store.read(visitor_id), state.journey, time.time())
 
 
-@blp.route("/visitors/<string:visitor_id>/profile", methods=["PUT"])
+@blp.route("/visitors/<visitor_id:visitor_id>/profile", methods=["PUT"])
 @blp.arguments(ProfileSchema)
 @blp.refuses(400, 413)
 @blp.response(200, StoredProfileSchema, description="the profile now stored")

@@ -85,6 +85,10 @@ BAD_INPUTS = [
     ("unknown item stage", "PUT", "/v1/catalog/items/offer_x", "{" + ITEM.replace('"intent"', '"nirvana"') + "}", 422, "stages", "not a journey stage"),
     ("unknown item channel", "PUT", "/v1/catalog/items/offer_x", "{" + ITEM + ',"channels":["fax"]}', 422, "channels", "unknown channel"),
     ("unknown item event", "PUT", "/v1/catalog/items/offer_x", "{" + ITEM + ',"event":"teleport"}', 422, "event", "unknown event type"),
+    # path ids: bounded like body ids; one that breaks its pattern matches no route
+    ("control char in path id", "PUT", "/v1/visitors/v%01x/profile", '{"interests":["pets"]}', 404, "path", "no route matches"),
+    ("long path id", "PUT", "/v1/visitors/" + "v" * 129 + "/profile", '{"interests":["pets"]}', 404, "path", "1-128 characters"),
+    ("item path id with a space", "PUT", "/v1/catalog/items/offer%20x", "{" + ITEM + "}", 404, "path", "1-64 of A-Z"),
     ("unknown placement reward", "PUT", "/v1/placements/p_x", '{"id":"p_x","reward":["teleport"]}', 422, "reward", "unknown event type"),
 ]  # fmt: skip
 

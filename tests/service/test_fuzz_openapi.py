@@ -87,4 +87,5 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_url, tm
     ]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, timeout=MAX_TIME_S + 120, cwd=tmp_path)
     server_log = (tmp_path / "gunicorn.log").read_text()[-4000:]
+    print(run.stdout[-1500:])  # the summary: operations, phases, test cases generated (pytest -rP shows it)
     assert run.returncode == 0, f"{run.stdout[-12000:]}\n{run.stderr[-2000:]}\nserver log:\n{server_log}"
