@@ -191,3 +191,27 @@ def test_the_openapi_document_states_the_constraints(client, journey):
         ("/v1/catalog/items/{item_id}", "put", "422"),
     ]:
         assert status in doc["paths"][path][method]["responses"], (path, method, status)
+
+
+def _nested(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{" + EVENT + r',"properties":{"emoji":"\ud83d\ude00 \u00e9"}}',  # an escaped surrogate pair is one character
+        "{" + EVENT + ',"properties":{"text":"' + _nested(100) + '"}}',  # brackets inside strings do not nest
+        "{" + EVENT + ',"properties":{"a":' + _nested(30) + "}}",  # 32 levels in all: the limit itself
+        "{" + EVENT + ',"value":1e308,"properties":{"big":123456789012345678901234567890}}',
+    ],
+    ids=["surrogate pair", "brackets in a string", "32 levels", "large finite numbers"],
+)
+def test_good_input_at_the_edges_is_accepted(client, body):
+    answer = client.post("/v1/events", data=body, headers=JSON)
+    assert answer.status_code == 200 and answer.get_json()["accepted"] == 1, answer.get_json()
+
+
+def test_one_level_past_the_limit_is_refused(client):
+    answer = client.post("/v1/events", data="{" + EVENT + ',"properties":{"a":' + _nested(31) + "}}", headers=JSON)
+    assert answer.status_code == 400 and "deeper than 32" in answer.get_json()["errors"]["json"][0]
