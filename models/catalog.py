@@ -21,7 +21,7 @@ CAP_WINDOWS = {"per_visitor_per_day": 1, "per_visitor_per_week": 7}
 FILTER_OPS = ("equals", "in", "contains")
 
 _id = config_name()
-_tag = [validate.Length(1, 64), short_text(64)]
+_tag = short_text(64)
 DATES = (dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
 """An item's start and end lie in this range: a typo'd year is refused, not stored."""
 _DATES_TEXT = "between 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z"
@@ -40,7 +40,7 @@ class CapsSchema(_Strict):
 class ItemSchema(_Strict):
     id = fields.String(required=True, validate=_id)
     kind = fields.String(load_default="content", validate=validate.OneOf(ITEM_KINDS))
-    title = fields.String(load_default="", validate=[validate.Length(max=200), short_text(200, 0)])
+    title = fields.String(load_default="", validate=short_text(200, 0))
     tags = fields.List(fields.String(validate=_tag), load_default=list, validate=validate.Length(max=50))
     stages = fields.List(
         fields.String(validate=_id),
@@ -49,7 +49,7 @@ class ItemSchema(_Strict):
         metadata={"description": "journey stages; empty = every stage"},
     )
     channels = fields.List(
-        fields.String(validate=[validate.Length(1, 32), short_text(32)]),
+        fields.String(validate=short_text(32)),
         load_default=list,
         validate=validate.Length(max=20),
         metadata={"description": "channels the journey map names; empty = every channel"},

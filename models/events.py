@@ -6,7 +6,7 @@ import datetime as dt
 import math
 import uuid
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import RAISE, Schema, ValidationError, fields, validates
 
 from config.settings import Settings
 from models.journey import JourneyMap
@@ -40,7 +40,7 @@ class EventSchema(Schema):
         },
     )
     channel = fields.String(
-        validate=[validate.Length(1, 32), short_text(32)],
+        validate=short_text(32),
         load_default=None,
         allow_none=True,
         metadata={"description": "a channel the journey map names"},

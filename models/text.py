@@ -12,17 +12,20 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 """Names the configuration declares (event types, item and placement ids): no spaces, no punctuation."""
 
 
-def short_text(max_length: int, min_length: int = 1) -> validate.Regexp:
-    """min..max characters, none of them a control character (so the pattern reaches the OpenAPI doc)."""
-    return validate.Regexp(
-        rf"^{NO_CONTROL}{{{min_length},{max_length}}}$",
-        error=f"must be {min_length}-{max_length} characters with no control characters",
-    )
+def short_text(max_length: int, min_length: int = 1) -> list:
+    """min..max characters, none of them a control character; maxLength and pattern reach the OpenAPI doc.
+
+    Two validators, one reason each: a too-long id gets the length message only.
+    """
+    return [
+        validate.Length(min_length, max_length),
+        validate.Regexp(rf"^{NO_CONTROL}*$", error="must have no control characters (U+0000-U+001F, U+007F)"),
+    ]
 
 
 def ident(max_length: int = 128) -> list:
-    """An id: 1..max characters, no control characters; maxLength and pattern in the OpenAPI doc."""
-    return [validate.Length(1, max_length), short_text(max_length)]
+    """An id: 1..max characters, no control characters."""
+    return short_text(max_length)
 
 
 def name() -> list:

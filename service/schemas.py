@@ -12,7 +12,7 @@ from models.strict import StrictBoolean, StrictInteger
 from models.text import ident, short_text
 
 _id = ident()
-_label = [validate.Length(1, 64), short_text(64)]
+_label = short_text(64)
 
 
 class StrictSchema(Schema):
@@ -73,7 +73,7 @@ class ProfileSchema(StrictSchema):
     segment = fields.String(validate=_label, allow_none=True)
     status = fields.String(validate=_label, allow_none=True)
     attributes = fields.Dict(
-        keys=fields.String(validate=[validate.Length(1, 128), short_text(128)]),
+        keys=fields.String(validate=short_text(128)),
         metadata={
             "description": "third-party and other attributes (the whole profile at most settings.max_profile_bytes)"
         },
@@ -143,9 +143,7 @@ class DecisionContextSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    channel = fields.String(
-        validate=[validate.Length(1, 32), short_text(32)], metadata={"description": "a channel the journey map names"}
-    )
+    channel = fields.String(validate=short_text(32), metadata={"description": "a channel the journey map names"})
 
 
 class DecisionItemSchema(Schema):
@@ -194,9 +192,7 @@ class JourneyAnalyticsQuerySchema(StrictSchema):
         metadata={"description": f"ISO-8601 with zone; default: {ANALYTICS_DEFAULT_DAYS} days before until"},
     )
     until = fields.AwareDateTime(format="iso", metadata={"description": "ISO-8601 with zone, excluded; default: now"})
-    channel = fields.String(
-        validate=validate.Length(1, 32), metadata={"description": "only this channel's touchpoints"}
-    )
+    channel = fields.String(validate=short_text(32), metadata={"description": "only this channel's touchpoints"})
 
     @validates_schema
     def _until_after_since(self, data, **_):

@@ -51,6 +51,8 @@ BAD_INPUTS = [
     ("control char channel", "POST", "/v1/events", "{" + V + r',"type":"page_view","channel":"w\u0000eb"}', 422, "channel", "control"),
     ("control char item title", "PUT", "/v1/catalog/items/offer_x", "{" + ITEM + r',"title":"a\u0007b"}', 422, "title", "control"),
     ("control char interest", "PUT", "/v1/visitors/v-bad/profile", r'{"interests":["pe\u001bts"]}', 422, "interests.0", "control"),
+    ("control char in a query", "GET", "/v1/analytics/journeys?channel=w%01b", "", 422, "channel", "control"),
+    ("query parameter twice", "GET", "/v1/reports/lift?placement=a&placement=b", "", 422, "placement", "more than once"),
     # 3. deep nesting: refused before parsing, without recursion
     ("deep event", "POST", "/v1/events", "{" + EVENT + ',"properties":{"a":' + DEEP + "}}", 400, "json", "deeper than 32"),
     ("deep batch", "POST", "/v1/events", DEEP, 400, "json", "deeper than 32"),
