@@ -9,14 +9,22 @@ from pathlib import Path
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
-from models.errors import ConfigError
+from models.errors import ConfigError, ValidationFailed
+from models.journey import JourneyMap
+from models.strict import StrictFloat, StrictInteger
+from models.text import name as config_name
+from models.text import short_text
 
 ITEM_KINDS = ("content", "offer", "action")
 OBJECTIVES = ("click", "value", "progress")
 CAP_WINDOWS = {"per_visitor_per_day": 1, "per_visitor_per_week": 7}
 FILTER_OPS = ("equals", "in", "contains")
 
-_id = validate.Regexp(r"^[A-Za-z0-9_.:\-]{1,64}$", error="must be 1-64 of A-Z a-z 0-9 _ . : -")
+_id = config_name()
+_tag = short_text(64)
+DATES = (dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
+"""An item's start and end lie in this range: a typo'd year is refused, not stored."""
+_DATES_TEXT = "between 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z"
 
 
 class _Strict(Schema):
@@ -25,27 +33,43 @@ class _Strict(Schema):
 
 
 class CapsSchema(_Strict):
-    per_visitor_per_day = fields.Integer(validate=validate.Range(min=1))
-    per_visitor_per_week = fields.Integer(validate=validate.Range(min=1))
+    per_visitor_per_day = StrictInteger(validate=validate.Range(min=1, max=10_000))
+    per_visitor_per_week = StrictInteger(validate=validate.Range(min=1, max=10_000))
 
 
 class ItemSchema(_Strict):
     id = fields.String(required=True, validate=_id)
     kind = fields.String(load_default="content", validate=validate.OneOf(ITEM_KINDS))
-    title = fields.String(load_default="", validate=validate.Length(max=200))
-    tags = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list)
-    stages = fields.List(fields.String(), load_default=list, metadata={"description": "empty = every stage"})
-    channels = fields.List(fields.String(), load_default=list, metadata={"description": "empty = every channel"})
-    value = fields.Float(load_default=1.0, validate=validate.Range(min=0))
-    start = fields.AwareDateTime(load_default=None, allow_none=True)
-    end = fields.AwareDateTime(load_default=None, allow_none=True)
+    title = fields.String(load_default="", validate=short_text(200, 0))
+    tags = fields.List(fields.String(validate=_tag), load_default=list, validate=validate.Length(max=50))
+    stages = fields.List(
+        fields.String(validate=_id),
+        load_default=list,
+        validate=validate.Length(max=20),
+        metadata={"description": "journey stages; empty = every stage"},
+    )
+    channels = fields.List(
+        fields.String(validate=short_text(32)),
+        load_default=list,
+        validate=validate.Length(max=20),
+        metadata={"description": "channels the journey map names; empty = every channel"},
+    )
+    value = StrictFloat(load_default=1.0, validate=validate.Range(min=0, max=1e9))
+    start = fields.AwareDateTime(load_default=None, allow_none=True, metadata={"description": _DATES_TEXT})
+    end = fields.AwareDateTime(load_default=None, allow_none=True, metadata={"description": _DATES_TEXT})
     caps = fields.Nested(CapsSchema, load_default=dict)
     event = fields.String(
         load_default=None,
         allow_none=True,
+        validate=_id,
         metadata={"description": "the touchpoint type a visitor's response to this item is (e.g. book_test_drive)"},
     )
-    attributes = fields.Dict(keys=fields.String(), load_default=dict)
+    attributes = fields.Dict(keys=fields.String(validate=_tag), load_default=dict)
+
+    @validates("start", "end")
+    def _sane_date(self, value, **_):
+        if value is not None and not DATES[0] <= value < DATES[1]:
+            raise ValidationError(f"must be {_DATES_TEXT}")
 
     @post_load
     def _dates_in_order(self, data, **_):
@@ -75,26 +99,27 @@ class FilterSchema(_Strict):
 
 
 class ExplorationSchema(_Strict):
-    epsilon = fields.Float(validate=validate.Range(0, 1))
-    temperature = fields.Float(validate=validate.Range(min=1e-6), metadata={"description": "softmax over scores"})
+    epsilon = StrictFloat(validate=validate.Range(0, 1))
+    temperature = StrictFloat(validate=validate.Range(min=1e-6), metadata={"description": "softmax over scores"})
 
 
 class PlacementSchema(_Strict):
     id = fields.String(required=True, validate=_id)
-    slots = fields.Integer(load_default=1, validate=validate.Range(1, 50))
+    slots = StrictInteger(load_default=1, validate=validate.Range(1, 50))
     candidates = fields.Raw(
         load_default=dict, metadata={"description": "item ids, or {kinds: [...], tags: [...]}; absent = all"}
     )
     objective = fields.String(load_default="click", validate=validate.OneOf(OBJECTIVES))
     exploration = fields.Nested(ExplorationSchema, load_default=dict)
-    holdout_share = fields.Float(load_default=0.0, validate=validate.Range(0, 0.5))
-    default_items = fields.List(fields.String(validate=_id), load_default=list)
-    max_per_tag = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    holdout_share = StrictFloat(load_default=0.0, validate=validate.Range(0, 0.5))
+    default_items = fields.List(fields.String(validate=_id), load_default=list, validate=validate.Length(max=50))
+    max_per_tag = StrictInteger(load_default=None, allow_none=True, validate=validate.Range(min=1))
     caps = fields.Nested(CapsSchema, load_default=dict)
-    filters = fields.List(fields.Nested(FilterSchema), load_default=list)
+    filters = fields.List(fields.Nested(FilterSchema), load_default=list, validate=validate.Length(max=50))
     reward = fields.List(
-        fields.String(validate=validate.Length(1, 64)),
+        fields.String(validate=_id),
         load_default=list,
+        validate=validate.Length(max=50),
         metadata={"description": "event types that count as a response here; empty = the journey's outcomes"},
     )
 
@@ -103,9 +128,16 @@ class PlacementSchema(_Strict):
         if isinstance(value, list):
             if not all(isinstance(v, str) for v in value):
                 raise ValidationError("a list of candidates must hold item ids")
+            if len(value) > 1000:
+                raise ValidationError("at most 1000 candidate ids")
         elif isinstance(value, dict):
             if set(value) - {"kinds", "tags"}:
                 raise ValidationError("a candidate filter has only 'kinds' and 'tags'")
+            kinds, tags = value.get("kinds") or [], value.get("tags") or []
+            if not isinstance(kinds, list) or not set(kinds) <= set(ITEM_KINDS):
+                raise ValidationError(f"kinds must be a list of {', '.join(ITEM_KINDS)}")
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise ValidationError("tags must be a list of tags")
         else:
             raise ValidationError("must be a list of item ids or {kinds, tags}")
 
@@ -117,6 +149,45 @@ class PlacementSchema(_Strict):
 
 ITEM_SCHEMA = ItemSchema()
 PLACEMENT_SCHEMA = PlacementSchema()
+
+
+def checked_item(raw: object, journey: JourneyMap) -> Item:
+    """An item from an API body, its stages, channels and response event checked against the journey map."""
+    item = _loaded(Item.from_dict, raw)
+    errors = {}
+    stray = [s for s in item.stages if s not in journey.stages]
+    if stray:
+        errors["stages"] = [f"not a journey stage: {stray}; the stages are {', '.join(journey.stages)}"]
+    _refused(errors, "channels", [journey.unknown_fields(None, c).get("channel") for c in item.channels])
+    _refused(errors, "event", [journey.unknown_fields(item.event, None).get("type")])
+    if errors:
+        raise ValidationFailed("the item names what the journey map does not: see errors per field", errors)
+    return item
+
+
+def checked_placement(raw: object, journey: JourneyMap) -> Placement:
+    """A placement from an API body, its reward event types checked against the journey map."""
+    placement = _loaded(Placement.from_dict, raw)
+    errors = {}
+    _refused(errors, "reward", [journey.unknown_fields(t, None).get("type") for t in placement.reward])
+    if errors:
+        raise ValidationFailed("the placement names what the journey map does not: see errors per field", errors)
+    return placement
+
+
+def _loaded(build, raw: object):
+    if not isinstance(raw, dict):
+        raise ValidationFailed("the body must be a JSON object", {"_schema": ["not an object"]})
+    try:
+        return build(raw)
+    except ValidationError as error:
+        raise ValidationFailed("request body failed validation: see errors per field", error.messages) from error
+
+
+def _refused(errors: dict, field: str, reasons: list) -> None:
+    reasons = [r for found in reasons if found for r in found]
+    if reasons:
+        errors[field] = reasons
 
 
 @dataclasses.dataclass(frozen=True)

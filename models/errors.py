@@ -12,7 +12,7 @@ class WayfinderError(Exception):
     def __init__(self, message: str, errors: dict | None = None, status_code: int | None = None):
         super().__init__(message)
         self.message = message
-        self.errors = errors or {}
+        self.errors = flat_errors(errors) if errors else {}
         if status_code is not None:
             self.status_code = status_code
 
@@ -26,6 +26,11 @@ class WayfinderError(Exception):
 class ValidationFailed(WayfinderError):
     status_code = 422
     code = "validation_failed"
+
+
+class TooLarge(WayfinderError):
+    status_code = 413
+    code = "too_large"
 
 
 class NotFound(WayfinderError):
@@ -48,3 +53,23 @@ class BundleError(WayfinderError):
 class StoreUnavailable(WayfinderError):
     status_code = 503
     code = "store_unavailable"
+
+
+def flat_errors(messages: object, path: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {field path: [reason]}: `caps.per_visitor_per_day`, `events.0.type`."""
+    if isinstance(messages, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            # a nested schema-level reason (marshmallow's `_schema`) belongs to the field holding it
+            sub = path if key == "_schema" and path else f"{path}.{key}" if path else str(key)
+            for field, reasons in flat_errors(value, sub).items():
+                flat.setdefault(field, []).extend(reasons)
+        return flat
+    if isinstance(messages, list | tuple) and any(isinstance(m, dict) for m in messages):
+        flat = {}
+        for message in messages:
+            for key, reasons in flat_errors(message, path).items():
+                flat.setdefault(key, []).extend(reasons)
+        return flat
+    reasons = list(messages) if isinstance(messages, list | tuple) else [messages]
+    return {path or "_schema": [str(reason) for reason in reasons]}

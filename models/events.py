@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import uuid
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import RAISE, Schema, ValidationError, fields, validates
 
-ID_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
-TYPE_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+from config.settings import Settings
+from models.journey import JourneyMap
+from models.strict import StrictFloat
+from models.text import ID_PATTERN, NAME_PATTERN, ident, name, short_text
+
+__all__ = ["ID_PATTERN", "TYPE_PATTERN", "EventSchema", "canonical_event", "parse_event", "time_bounds"]
+
+TYPE_PATTERN = NAME_PATTERN
 MAX_PROPERTIES_BYTES = 8_000
-
-_id = validate.Regexp(ID_PATTERN, error="must be 1-128 printable characters")
+EARLIEST = dt.datetime.fromisoformat(Settings.earliest_timestamp)
+FUTURE_MARGIN_S = Settings.future_margin_s
 
 
 class EventSchema(Schema):
@@ -22,18 +27,32 @@ class EventSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    event_id = fields.String(validate=_id, load_default=None)
-    visitor_id = fields.String(required=True, validate=_id)
-    user_id = fields.String(validate=_id, load_default=None, allow_none=True)
-    type = fields.String(
-        required=True, validate=validate.Regexp(TYPE_PATTERN, error="must be 1-64 of A-Z a-z 0-9 _ . : -")
+    event_id = fields.String(validate=ident(), load_default=None)
+    visitor_id = fields.String(required=True, validate=ident())
+    user_id = fields.String(validate=ident(), load_default=None, allow_none=True)
+    type = fields.String(required=True, validate=name(), metadata={"description": "a type the journey map names"})
+    timestamp = fields.AwareDateTime(
+        load_default=None,
+        format="iso",
+        metadata={
+            "description": f"ISO-8601 with zone, between settings.earliest_timestamp ({Settings.earliest_timestamp}) "
+            f"and now + settings.future_margin_s ({FUTURE_MARGIN_S:g} s); default: the server's time"
+        },
     )
-    timestamp = fields.AwareDateTime(load_default=None, format="iso")
-    channel = fields.String(validate=validate.Length(1, 32), load_default=None, allow_none=True)
-    item_id = fields.String(validate=_id, load_default=None, allow_none=True)
-    value = fields.Float(load_default=None, allow_none=True, allow_nan=False)
-    decision_id = fields.String(validate=_id, load_default=None, allow_none=True)
-    properties = fields.Dict(keys=fields.String(), load_default=dict)
+    channel = fields.String(
+        validate=short_text(32),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "a channel the journey map names"},
+    )
+    item_id = fields.String(validate=ident(), load_default=None, allow_none=True)
+    value = StrictFloat(load_default=None, allow_none=True, allow_nan=False)
+    decision_id = fields.String(validate=ident(), load_default=None, allow_none=True)
+    properties = fields.Dict(
+        keys=fields.String(validate=short_text(128)),
+        load_default=dict,
+        metadata={"description": f"free-form, under {MAX_PROPERTIES_BYTES} bytes"},
+    )
 
     @validates("properties")
     def _small_properties(self, value, **_):
@@ -49,6 +68,11 @@ class EventSchema(Schema):
 EVENT_SCHEMA = EventSchema()
 
 
+def time_bounds(now: dt.datetime, earliest: dt.datetime = EARLIEST, future_margin_s: float = FUTURE_MARGIN_S):
+    """(earliest, latest) instant an event may carry: history back to `earliest`, a little clock skew ahead."""
+    return earliest, now + dt.timedelta(seconds=future_margin_s)
+
+
 def canonical_event(loaded: dict, now: dt.datetime | None = None) -> dict:
     """Fill server-side defaults (id, time) and add `ts`, the epoch seconds the reducer orders by."""
     stamp = loaded.get("timestamp") or now or dt.datetime.now(dt.UTC)
@@ -60,8 +84,32 @@ def canonical_event(loaded: dict, now: dt.datetime | None = None) -> dict:
     return event
 
 
-def parse_event(raw: object, now: dt.datetime | None = None) -> dict:
-    """Validate one raw event; raises marshmallow.ValidationError with per-field reasons."""
+def parse_event(
+    raw: object,
+    now: dt.datetime | None = None,
+    *,
+    journey: JourneyMap | None = None,
+    earliest: dt.datetime = EARLIEST,
+    future_margin_s: float = FUTURE_MARGIN_S,
+) -> dict:
+    """Validate one raw event; raises marshmallow.ValidationError with per-field reasons.
+
+    With a journey map, its event types and channels are checked too (JourneyMap.unknown_fields).
+    The timestamp must lie between `earliest` and now + `future_margin_s`: a far-future event
+    would freeze the visitor's stage for ever and open a day file per stray year.
+    """
     if not isinstance(raw, dict):
         raise ValidationError({"_schema": ["an event must be a JSON object"]})
-    return canonical_event(EVENT_SCHEMA.load(raw), now)
+    loaded = EVENT_SCHEMA.load(raw)
+    errors = journey.unknown_fields(loaded["type"], loaded["channel"]) if journey else {}
+    low, high = time_bounds(now or dt.datetime.now(dt.UTC), earliest, future_margin_s)
+    stamp = loaded["timestamp"]
+    if stamp is not None and not low <= stamp <= high:  # aware comparisons: no conversion, no overflow
+        errors["timestamp"] = [f"must be between {_iso(low)} and {_iso(high)} (now + {future_margin_s:g} s)"]
+    if errors:
+        raise ValidationError(errors)
+    return canonical_event(loaded, now)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from config.settings import Settings
-from models.errors import WayfinderError
+from models.errors import WayfinderError, flat_errors
+from service.schemas import ErrorSchema, document_journey
 from service.views import analytics, catalog, decisions, events, health, journey, reports, visitors
+from service.views.body import read_body
+from service.views.paths import PATH_IDS, register_path_converters
 from service.wiring import build_services
 
 log = logging.getLogger(__name__)
@@ -25,16 +28,24 @@ swagger-ui.css)."""
 class WayfinderApi(Api):
     """flask-smorest's Api, rendering every error in one shape: code, status, message, errors."""
 
+    ERROR_SCHEMA = ErrorSchema
+
     def handle_http_exception(self, error: HTTPException):
         payload, status, headers = super().handle_http_exception(error)
         errors = payload.get("errors")
         if errors and isinstance(errors, dict) and all(isinstance(v, dict) for v in errors.values()):
             # webargs nests field errors under their location ("json"); clients want the fields.
-            payload["errors"] = {field: why for location in errors.values() for field, why in location.items()}
+            payload["errors"] = flat_errors({f: why for location in errors.values() for f, why in location.items()})
         if status == 422:
             payload.setdefault("message", "request body failed validation: see errors per field")
+        if status == 404 and request.url_rule is None:
+            payload["message"] = f"no route matches {request.path!r}: {PATH_IDS}"
+            payload["errors"] = {"path": [f"no route matches: {PATH_IDS}"]}
         payload.setdefault("message", error.description or error.name)
-        return payload, status, headers
+        payload.setdefault("errors", {})
+        # werkzeug's own headers (Allow on a 405, as RFC 9110 requires), which flask-smorest drops
+        kept = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+        return payload, status, {**kept, **dict(headers or {})}
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -54,8 +65,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["wayfinder"] = build_services(settings)
     api = WayfinderApi(app)
+    register_path_converters(app, api)
     for module in (events, visitors, decisions, catalog, journey, analytics, reports, health):
         api.register_blueprint(module.blp)
+    document_journey(api.spec, app.extensions["wayfinder"].journey)
+    app.before_request(read_body)  # every JSON body checked once, before any view reads it
     app.register_error_handler(WayfinderError, _render_domain_error)
     return app
 
@@ -68,8 +82,7 @@ def _render_domain_error(error: WayfinderError):
         "status": HTTP_STATUS_CODES.get(error.status_code, "Error"),
         "message": error.message,
     }
-    if error.errors:
-        body["errors"] = error.errors
+    body["errors"] = error.errors
     if error.status_code >= 500:
         log.error("%s: %s", type(error).__name__, error.message)
     return body, error.status_code

@@ -78,6 +78,11 @@ class DecisionEngine:
 
     def decide(self, request: dict) -> dict:
         """Rank the placement's eligible candidates for this visitor now, count and log what is shown."""
+        refused = self.store.journey.unknown_fields(None, (request.get("context") or {}).get("channel"))
+        if refused:
+            raise ValidationFailed(
+                "the journey map does not know this channel", {"context.channel": refused["channel"]}
+            )
         now = time.time()
         catalog = self.catalogs.current()
         if request["placement"] not in catalog.placements:

@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 
 from journal.writer import DailyLog
 from models.errors import StoreUnavailable, ValidationFailed
-from models.events import parse_event
+from models.events import EARLIEST, FUTURE_MARGIN_S, parse_event
 from service.spool import Spool
 from service.store import ContextStore
 
@@ -18,8 +18,18 @@ SPOOL_CHECK_INTERVAL_S = 5.0
 
 
 class Ingestor:
-    def __init__(self, store: ContextStore, event_log: DailyLog, spool: Spool, max_batch: int):
+    def __init__(
+        self,
+        store: ContextStore,
+        event_log: DailyLog,
+        spool: Spool,
+        max_batch: int,
+        *,
+        earliest=EARLIEST,
+        future_margin_s: float = FUTURE_MARGIN_S,
+    ):
         self.store = store
+        self.bounds = {"journey": store.journey, "earliest": earliest, "future_margin_s": future_margin_s}
         self.event_log = event_log
         self.spool = spool
         self.max_batch = max_batch
@@ -31,7 +41,7 @@ class Ingestor:
         accepted, rejected = [], []
         for index, raw in enumerate(raw_events):
             try:
-                accepted.append(parse_event(raw))
+                accepted.append(parse_event(raw, **self.bounds))
             except ValidationError as error:
                 rejected.append({"index": index, "errors": error.messages})
         answer = {"accepted": 0, "duplicates": 0, "spooled": 0, "rejected": rejected}

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from models.events import EventSchema
+from models.journey import JourneyMap
+from models.strict import StrictBoolean, StrictInteger
+from models.text import ident, short_text
 
-_id = validate.Length(1, 128)
+_id = ident()
+_label = short_text(64)
 
 
 class StrictSchema(Schema):
@@ -16,8 +20,33 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
+class ErrorSchema(Schema):
+    """Every error answer: the HTTP status as `code`, its name, a message naming the fix, reasons per field."""
+
+    code = fields.Integer(metadata={"description": "the HTTP status"})
+    status = fields.String(metadata={"description": "the HTTP status's name"})
+    message = fields.String()
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "field path (e.g. events.0.type, or json for the body) -> reasons"},
+    )
+
+
 class EventBatchSchema(StrictSchema):
     events = fields.List(fields.Nested(EventSchema), required=True, validate=validate.Length(1, 1000))
+
+
+EVENTS_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"oneOf": [{"$ref": "#/components/schemas/Event"}, {"$ref": "#/components/schemas/EventBatch"}]}
+        }
+    },
+    "description": 'One event object, or {"events": [...]} with up to 1,000. Each is validated on its own: a batch '
+    "keeps its good events (200, bad ones listed by index); when none is valid the answer is a 422.",
+}
 
 
 class RejectedEventSchema(Schema):
@@ -33,11 +62,34 @@ class IngestResultSchema(Schema):
 
 
 class ProfileSchema(StrictSchema):
-    interests = fields.List(fields.String(validate=validate.Length(1, 64)), validate=validate.Length(max=100))
-    consent = fields.Dict(keys=fields.String(), values=fields.Boolean())
-    segment = fields.String(validate=validate.Length(max=64), allow_none=True)
-    status = fields.String(validate=validate.Length(max=64), allow_none=True)
-    attributes = fields.Dict(keys=fields.String(), metadata={"description": "third-party and other attributes"})
+    """A visitor's profile. A PUT replaces it, except consent, which merges per key (see docs/api.md)."""
+
+    interests = fields.List(fields.String(validate=_label), validate=validate.Length(max=100))
+    consent = fields.Dict(
+        keys=fields.String(validate=_label),
+        values=StrictBoolean(),
+        metadata={"description": "merged per key into the stored consent; a PUT without it keeps the stored one"},
+    )
+    segment = fields.String(validate=_label, allow_none=True)
+    status = fields.String(validate=_label, allow_none=True)
+    attributes = fields.Dict(
+        keys=fields.String(validate=short_text(128)),
+        metadata={
+            "description": "third-party and other attributes (the whole profile at most settings.max_profile_bytes)"
+        },
+    )
+
+    @validates_schema
+    def _not_empty(self, data, **_):
+        if not data:
+            raise ValidationError(
+                "an empty profile would erase the stored one: send at least one of "
+                "interests, consent, segment, status, attributes"
+            )
+
+
+class StoredProfileSchema(ProfileSchema):
+    """The profile now stored: empty when a PUT sent only an empty consent and nothing was stored before."""
 
 
 class RecentEventSchema(Schema):
@@ -76,13 +128,22 @@ class DecisionRequestSchema(StrictSchema):
     user_id = fields.String(
         validate=_id, metadata={"description": "known customer: joins devices and channels into one context"}
     )
-    explain = fields.Boolean(load_default=False, metadata={"description": "return the trace of the decision"})
+    explain = StrictBoolean(load_default=False, metadata={"description": "return the trace of the decision"})
     placement = fields.String(required=True, validate=_id)
-    context = fields.Dict(
-        keys=fields.String(), load_default=dict, metadata={"description": 'e.g. {"channel": "app", "page": "/x5"}'}
+    context = fields.Nested(
+        "DecisionContextSchema", load_default=dict, metadata={"description": 'e.g. {"channel": "app", "page": "/x5"}'}
     )
     candidates = fields.List(fields.String(validate=_id), validate=validate.Length(max=200))
-    limit = fields.Integer(validate=validate.Range(1, 50))
+    limit = StrictInteger(validate=validate.Range(1, 50))
+
+
+class DecisionContextSchema(Schema):
+    """Where the decision is made; keys beside channel are kept for the log, unread."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    channel = fields.String(validate=short_text(32), metadata={"description": "a channel the journey map names"})
 
 
 class DecisionItemSchema(Schema):
@@ -131,9 +192,7 @@ class JourneyAnalyticsQuerySchema(StrictSchema):
         metadata={"description": f"ISO-8601 with zone; default: {ANALYTICS_DEFAULT_DAYS} days before until"},
     )
     until = fields.AwareDateTime(format="iso", metadata={"description": "ISO-8601 with zone, excluded; default: now"})
-    channel = fields.String(
-        validate=validate.Length(1, 32), metadata={"description": "only this channel's touchpoints"}
-    )
+    channel = fields.String(validate=short_text(32), metadata={"description": "only this channel's touchpoints"})
 
     @validates_schema
     def _until_after_since(self, data, **_):
@@ -163,3 +222,25 @@ class JourneyAnalyticsSchema(Schema):
     channels = fields.Dict(metadata={"description": "channel mix per stage, first touch, cross-channel journeys"})
     touchpoints = fields.Dict(metadata={"description": "conversion with/without each touchpoint (association)"})
     unknown_event_types = fields.List(fields.Dict())
+
+
+def document_journey(spec, journey: JourneyMap) -> None:
+    """Write the journey map's names into the OpenAPI components as enums, so clients and fuzzers know them.
+
+    Only a map that refuses unknown types and channels constrains them (`unknowns: other` accepts any).
+    Also registers the two event body shapes EVENTS_BODY refers to.
+    """
+    spec.components.schema("Event", schema=EventSchema)
+    spec.components.schema("EventBatch", schema=EventBatchSchema)
+    schemas = spec.components.schemas
+    schemas["Item"]["properties"]["stages"]["items"]["enum"] = list(journey.stages)
+    schemas["Profile"]["minProperties"] = 1
+    if journey.unknowns != "refuse":
+        return
+    types, channels = sorted(journey.known_types), list(journey.channels)
+    schemas["Event"]["properties"]["type"]["enum"] = types
+    schemas["Event"]["properties"]["channel"]["enum"] = [*channels, None]
+    schemas["DecisionContext"]["properties"]["channel"]["enum"] = channels
+    schemas["Item"]["properties"]["channels"]["items"]["enum"] = channels
+    schemas["Item"]["properties"]["event"]["enum"] = [*types, None]
+    schemas["Placement"]["properties"]["reward"]["items"]["enum"] = types

@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
+from models.errors import TooLarge
 from models.journey import JourneyMap
 from service.caps import channel_impressions
-from service.store import VisitorState
+from service.store import ContextStore, VisitorState
+
+
+def replace_profile(store: ContextStore, visitor_id: str, profile: dict, max_bytes: int) -> dict:
+    """Store `profile` in place of the visitor's, keeping the stored consent where the body does not set it.
+
+    Consent merges per key, so a partial update (a CRM sync sending interests) cannot wipe an opt-out;
+    withdrawing consent is sending the key with false. The result must fit in max_bytes as compact JSON
+    (413 otherwise): the profile is read on every decision.
+    """
+    stored_consent = store.read(visitor_id).profile.get("consent") or {}
+    merged = {**profile, "consent": {**stored_consent, **profile.get("consent", {})}}
+    if not merged["consent"]:
+        del merged["consent"]
+    size = len(json.dumps(merged, separators=(",", ":")).encode())
+    if size > max_bytes:
+        raise TooLarge(
+            f"the profile is {size} bytes as compact JSON; at most {max_bytes} (settings.max_profile_bytes)",
+            {"profile": [f"larger than {max_bytes} bytes as compact JSON"]},
+        )
+    store.put_profile(visitor_id, merged)
+    return merged
 
 
 def visitor_view(state: VisitorState, journey: JourneyMap, now: float) -> dict:

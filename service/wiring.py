@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 
 from config.settings import Settings
@@ -55,7 +56,14 @@ def build_services(settings: Settings) -> Services:
     models = ModelHolder(Registry(settings.registry), journey, settings.reload_interval_s)
     event_log = DailyLog(settings.data_dir / "events")
     decision_log = DailyLog(settings.data_dir / "decisions")
-    ingestor = Ingestor(store, event_log, Spool(settings.data_dir / "spool"), settings.max_batch)
+    ingestor = Ingestor(
+        store,
+        event_log,
+        Spool(settings.data_dir / "spool"),
+        settings.max_batch,
+        earliest=dt.datetime.fromisoformat(settings.earliest_timestamp),
+        future_margin_s=settings.future_margin_s,
+    )
     engine = DecisionEngine(store, catalogs, models, Rules.load(settings.config_dir / "rules.yaml"), decision_log)
     log.info("%s model=%s", settings.summary(), models.version)
     return Services(settings, journey, catalogs, store, models, ingestor, engine, recovery)

@@ -87,6 +87,18 @@ def settings(tmp_path, redis_backend, tenant) -> Settings:
 
 
 @pytest.fixture
+def other_settings(settings, tmp_path) -> Settings:
+    """The demo configuration with a journey map that keeps unknown types and channels (`unknowns: other`)."""
+    import yaml
+
+    config = tmp_path / "config-other"
+    shutil.copytree(settings.config_dir, config)
+    journey = yaml.safe_load((config / "journey.yaml").read_text())
+    (config / "journey.yaml").write_text(yaml.safe_dump({**journey, "unknowns": "other"}))
+    return dataclasses.replace(settings, config_dir=config)
+
+
+@pytest.fixture
 def app(settings):
     from service import create_app
 

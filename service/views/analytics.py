@@ -4,12 +4,12 @@ It reads the event log's day files in the asked window on each request (seconds 
 million events): an analytics call, not one for a page's hot path.
 """
 
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from reports.analytics import analyze_log
 from service.schemas import JourneyAnalyticsQuerySchema, JourneyAnalyticsSchema
 from service.views import services
+from service.views.body import Blueprint
 
 blp = Blueprint("analytics", __name__, url_prefix="/v1", description="Journey analytics from the event log")
 

@@ -1,12 +1,14 @@
-"""GET/PUT/DELETE /v1/catalog/items/<id> and /v1/placements/<id>: content changes without a deploy."""
+"""GET/PUT/DELETE /v1/catalog/items/<id> and /v1/placements/<id>: content changes without a deploy.
+
+Views return the Item and Placement objects: the response schema dumps them once.
+"""
 
 from flask import request
-from flask_smorest import Blueprint
 
-from models.catalog import ItemSchema, PlacementSchema
+from models.catalog import ItemSchema, PlacementSchema, checked_item, checked_placement
 from models.errors import NotFound
 from service.views import services
-from service.views.body import json_body
+from service.views.body import Blueprint, json_body
 
 blp = Blueprint("catalog", __name__, url_prefix="/v1", description="What can be shown, and where")
 
@@ -14,26 +16,31 @@ blp = Blueprint("catalog", __name__, url_prefix="/v1", description="What can be 
 @blp.route("/catalog/items", methods=["GET"])
 @blp.response(200, ItemSchema(many=True))
 def list_items():
-    return [i.to_dict() for i in services().catalogs.current().items.values()]
+    return list(services().catalogs.current().items.values())
 
 
-@blp.route("/catalog/items/<string:item_id>", methods=["GET"])
+@blp.route("/catalog/items/<name:item_id>", methods=["GET"])
+@blp.refuses(404)
 @blp.response(200, ItemSchema)
 def get_item(item_id: str):
     item = services().catalogs.current().items.get(item_id)
     if item is None:
         raise NotFound(f"no item {item_id!r}")
-    return item.to_dict()
+    return item
 
 
-@blp.route("/catalog/items/<string:item_id>", methods=["PUT"])
+@blp.route("/catalog/items/<name:item_id>", methods=["PUT"])
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": ItemSchema}}})
+@blp.refuses(400, 413, 422, 503)
 @blp.response(200, ItemSchema)
 def put_item(item_id: str):
-    return services().catalogs.put_item(_with_id(json_body(request), item_id)).to_dict()
+    state = services()
+    item = checked_item(_with_id(json_body(request), item_id), state.journey)
+    return state.catalogs.put_item(item.to_dict())
 
 
-@blp.route("/catalog/items/<string:item_id>", methods=["DELETE"])
+@blp.route("/catalog/items/<name:item_id>", methods=["DELETE"])
+@blp.refuses(404, 409, 503)
 @blp.response(204)
 def delete_item(item_id: str):
     services().catalogs.delete_item(item_id)
@@ -42,26 +49,31 @@ def delete_item(item_id: str):
 @blp.route("/placements", methods=["GET"])
 @blp.response(200, PlacementSchema(many=True))
 def list_placements():
-    return [p.to_dict() for p in services().catalogs.current().placements.values()]
+    return list(services().catalogs.current().placements.values())
 
 
-@blp.route("/placements/<string:placement_id>", methods=["GET"])
+@blp.route("/placements/<name:placement_id>", methods=["GET"])
+@blp.refuses(404)
 @blp.response(200, PlacementSchema)
 def get_placement(placement_id: str):
     placement = services().catalogs.current().placements.get(placement_id)
     if placement is None:
         raise NotFound(f"no placement {placement_id!r}")
-    return placement.to_dict()
+    return placement
 
 
-@blp.route("/placements/<string:placement_id>", methods=["PUT"])
+@blp.route("/placements/<name:placement_id>", methods=["PUT"])
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PlacementSchema}}})
+@blp.refuses(400, 413, 422, 503)
 @blp.response(200, PlacementSchema)
 def put_placement(placement_id: str):
-    return services().catalogs.put_placement(_with_id(json_body(request), placement_id)).to_dict()
+    state = services()
+    placement = checked_placement(_with_id(json_body(request), placement_id), state.journey)
+    return state.catalogs.put_placement(placement.to_dict())
 
 
-@blp.route("/placements/<string:placement_id>", methods=["DELETE"])
+@blp.route("/placements/<name:placement_id>", methods=["DELETE"])
+@blp.refuses(404, 503)
 @blp.response(204)
 def delete_placement(placement_id: str):
     services().catalogs.delete_placement(placement_id)

@@ -1,9 +1,8 @@
 """POST /v1/decisions: a personalized experience for a visitor and placement."""
 
-from flask_smorest import Blueprint
-
 from service.schemas import DecisionRequestSchema, DecisionSchema
 from service.views import services
+from service.views.body import Blueprint
 
 blp = Blueprint("decisions", __name__, url_prefix="/v1", description="Personalized decisions")
 
@@ -11,6 +10,7 @@ blp = Blueprint("decisions", __name__, url_prefix="/v1", description="Personaliz
 @blp.route("/decisions", methods=["POST"])
 @blp.arguments(DecisionRequestSchema)
 @blp.response(200, DecisionSchema)
-@blp.alt_response(404, description="Unknown placement")
+@blp.alt_response(404, response="NOT_FOUND", description="Unknown placement")
+@blp.refuses(400, 413, 422)
 def post_decision(decision_request: dict):
     return services().engine.decide(decision_request)

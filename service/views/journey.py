@@ -1,9 +1,8 @@
 """GET /v1/journey: the journey map in force."""
 
-from flask_smorest import Blueprint
-
 from service.schemas import JourneySchema
 from service.views import services
+from service.views.body import Blueprint
 
 blp = Blueprint("journey", __name__, url_prefix="/v1", description="The journey map")
 

@@ -9,13 +9,14 @@ A placement with no logged decisions in the window is an empty answer with a not
 import datetime as dt
 
 from flask import Response
-from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from models.events import TYPE_PATTERN
+from models.text import short_text
 from reports.lift import DEFAULT_CONVERSION_WINDOW_DAYS, DEFAULT_REPORT_DAYS, DEFAULT_WINDOW_HOURS, lift_from_log
 from reports.lift_html import render_lift_html
 from service.views import services
+from service.views.body import Blueprint
 
 blp = Blueprint("reports", __name__, url_prefix="/v1", description="Business impact: lift over the holdout")
 
@@ -28,7 +29,7 @@ class LiftQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    placement = fields.String(validate=validate.Length(1, 128), metadata={"description": "only this placement"})
+    placement = fields.String(validate=short_text(128), metadata={"description": "only this placement"})
     since = fields.AwareDateTime(
         format="iso",
         metadata={"description": f"first instant, ISO-8601 with zone; default {DEFAULT_REPORT_DAYS} days before until"},

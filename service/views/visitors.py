@@ -2,25 +2,25 @@
 
 import time
 
-from flask_smorest import Blueprint
-
-from service.schemas import ProfileSchema, VisitorSchema
+from service.schemas import ProfileSchema, StoredProfileSchema, VisitorSchema
 from service.views import services
-from service.visitors import visitor_view
+from service.views.body import Blueprint
+from service.visitors import replace_profile, visitor_view
 
 blp = Blueprint("visitors", __name__, url_prefix="/v1", description="What Wayfinder knows of a visitor")
 
 
-@blp.route("/visitors/<string:visitor_id>", methods=["GET"])
+@blp.route("/visitors/<visitor_id:visitor_id>", methods=["GET"])
 @blp.response(200, VisitorSchema)
 def get_visitor(visitor_id: str):
     state = services()
     return visitor_view(state.store.read(visitor_id), state.journey, time.time())
 
 
-@blp.route("/visitors/<string:visitor_id>/profile", methods=["PUT"])
+@blp.route("/visitors/<visitor_id:visitor_id>/profile", methods=["PUT"])
 @blp.arguments(ProfileSchema)
-@blp.response(200, ProfileSchema)
+@blp.refuses(400, 413)
+@blp.response(200, StoredProfileSchema, description="the profile now stored")
 def put_profile(profile: dict, visitor_id: str):
-    services().store.put_profile(visitor_id, profile)
-    return profile
+    state = services()
+    return replace_profile(state.store, visitor_id, profile, state.settings.max_profile_bytes)

@@ -45,7 +45,7 @@ def test_a_change_reaches_another_worker_on_its_next_decision(settings):
         ({**ITEM, "kind": "banner"}, "kind"),
         ({**ITEM, "value": -1}, "value"),
         ({**ITEM, "start": "2026-02-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "end"),
-        ({**ITEM, "caps": {"per_visitor_per_hour": 1}}, "caps"),
+        ({**ITEM, "caps": {"per_visitor_per_hour": 1}}, "caps.per_visitor_per_hour"),
         ({**ITEM, "colour": "red"}, "colour"),
         ({**ITEM, "id": "another_id"}, "id"),
     ],
@@ -65,7 +65,7 @@ def test_bad_items_are_refused_and_change_nothing(client, body, field):
         ({"id": "p", "exploration": {"epsilon": 0.1, "temperature": 1}}, 422, "exploration"),
         ({"id": "p", "candidates": "all"}, 422, "candidates"),
         ({"id": "p", "default_items": ["nope"]}, 422, "default_items"),
-        ({"id": "p", "filters": [{"action": "include", "field": "visitor.age"}]}, 422, "filters"),
+        ({"id": "p", "filters": [{"action": "include", "field": "visitor.age"}]}, 422, "filters.0.field"),
     ],
 )
 def test_bad_placements_are_refused(client, body, status, field):
