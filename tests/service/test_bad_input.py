@@ -161,7 +161,9 @@ def test_a_map_with_unknowns_other_accepts_them(other_settings):
     client = create_app(other_settings).test_client()
     answer = client.post("/v1/events", json={"visitor_id": "v-o", "type": "teleport", "channel": "carrier_pigeon"})
     assert answer.status_code == 200 and answer.get_json()["accepted"] == 1
-    assert client.get("/v1/visitors/v-o").get_json()["events"] == 1
+    visitor = client.get("/v1/visitors/v-o").get_json()
+    assert visitor["events"] == 1
+    assert visitor["counts"]["type"] == {"other": 1} and visitor["counts"]["channel"] == {"other": 1}
     decision = {"visitor_id": "v-o", "placement": "home_hero", "context": {"channel": "fax"}}
     assert client.post("/v1/decisions", json=decision).status_code == 200
 
