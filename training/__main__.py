@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from config.settings import Settings
+from journal.skipped import describe_skipped, skipped_lines
 from models.catalog import Catalog
 from models.errors import WayfinderError
 from models.journey import JourneyMap
@@ -157,6 +158,8 @@ def format_summary(summary: dict) -> str:
         f"version {summary['version']} ({'current' if summary['current'] else 'not promoted'}), "
         f"{summary['events']:,} events, {summary['seconds']} s",
     ]
+    if describe_skipped(summary.get("skipped", {})):
+        lines.append(f"  {describe_skipped(summary['skipped'])}")
     for model, key in (("next_stage", "auc_macro"), ("content", "auc")):
         metrics = summary["metrics"][model]
         lines.append(f"  {model}: train {metrics['rows']['train']:,} rows, test {metrics['rows']['test']:,} rows")
@@ -197,17 +200,21 @@ def _analyze(args, settings: Settings) -> int:
         events, journey, since=args.since, until=args.until, channel=args.channel, visitors=segment
     )
     analyze_s = time.perf_counter() - started - read_s
+    skipped = skipped_lines(events.attrs.get("bad_lines", 0))
     html_path, json_path = write_report(figures, args.out)
     timings = {"read_s": round(read_s, 2), "analyze_s": round(analyze_s, 2)}
     timings["total_s"] = round(time.perf_counter() - started, 2)
     if args.json:
-        print(json.dumps({"summary": figures["summary"], "findings": figures["findings"], "seconds": timings}))
+        body = {"summary": figures["summary"], "findings": figures["findings"], "seconds": timings, "skipped": skipped}
+        print(json.dumps(body))
         return 0
     summary = figures["summary"]
     print(
         f"{summary['events']:,} events, {summary['visitors']:,} journeys, {summary['converting']:,} converting; "
         f"read {timings['read_s']} s, analysed {timings['analyze_s']} s, total {timings['total_s']} s"
     )
+    if describe_skipped(skipped):
+        print(describe_skipped(skipped))
     print("Where the real journey departs from the map:")
     for finding in figures["findings"][:8]:
         print(f"  - {finding['text']}")
@@ -304,6 +311,8 @@ def _promote(args, settings: Settings) -> int:
         force_reason=args.reason if args.force else None,
         reward=args.reward,
     )
+    if describe_skipped(outcome.get("skipped", {})):
+        print(describe_skipped(outcome["skipped"]))
     if "difference" in outcome:
         print(_gate_line(outcome))
     print(f"{args.version} is current")
@@ -326,17 +335,18 @@ def _evaluate(args, settings: Settings) -> int:
 
     journey = JourneyMap.load(args.journey or f"{args.config_dir}/journey.yaml")
     events = args.events or str(Path(args.decisions).parent / "events")
-    impressions, event_frame, counts = load_logged(args.decisions, events, journey, args.window_hours)
+    logged = load_logged(args.decisions, events, journey, args.window_hours)
     result = evaluate(
         args.model,
-        impressions,
-        event_frame,
+        logged.impressions,
+        logged.events,
         Registry(args.registry),
         journey,
         Catalog.load(args.config_dir),
         reward=args.reward,
     )
-    result["outcome_join"] = counts
+    result["outcome_join"] = logged.join
+    result["skipped"] = logged.skipped
     if args.json:
         print(json.dumps(result))
         return 0
@@ -351,6 +361,8 @@ def _evaluate(args, settings: Settings) -> int:
     print(f"  effective sample size {result['effective_sample_size']:,}, agreement {result['match_rate']:.1%}")
     for warning in result["warnings"]:
         print(f"  warning: {warning}")
+    if describe_skipped(logged.skipped):
+        print(f"  {describe_skipped(logged.skipped)}")
     return 0
 
 

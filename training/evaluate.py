@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from journal.join import join_outcomes
+from journal.skipped import skipped_lines
 from models.bundle import ModelBundle
 from models.catalog import Catalog
 from models.context import apply_event, new_context, profile_key
@@ -29,14 +31,29 @@ class GateRefused(WayfinderError):
     code = "gate_refused"
 
 
-def load_logged(decisions: Path | str, events_path: Path | str, journey: JourneyMap, window_hours: float = 24.0):
-    """(impressions joined to their rewards, events, join counts)."""
+@dataclasses.dataclass
+class Logged:
+    """What a policy is evaluated on: the logged impressions joined to their rewards, and the events."""
+
+    impressions: pd.DataFrame
+    events: pd.DataFrame
+    join: dict
+    """The outcome join's counts (journal.join)."""
+    skipped: dict
+    """Bad lines the journal's readers skipped (journal.skipped)."""
+
+
+def load_logged(
+    decisions: Path | str, events_path: Path | str, journey: JourneyMap, window_hours: float = 24.0
+) -> Logged:
+    """The decisions at `decisions` joined to the outcomes among the events at `events_path`."""
     events = read_events(events_path)
     impressions = read_impressions(decisions)
     if not len(impressions):
         raise NotFound(f"no logged decisions in {decisions}")
     joined = join_outcomes(impressions, events, journey.outcomes, window_hours * 3600, placement_rewards(impressions))
-    return joined.impressions, events, joined.counts
+    skipped = skipped_lines(events.attrs["bad_lines"], impressions.attrs["bad_lines"])
+    return Logged(joined.impressions, events, joined.counts, skipped)
 
 
 def target_choices(

@@ -51,9 +51,9 @@ def gated_promote(
             f"no logged decisions under {decisions} to compare {version} with the champion {champion}: "
             "serve traffic first, or pass --force --reason '...'"
         )
-    impressions, event_frame, counts = load_logged(decisions, events, journey)
-    result = gate(version, champion, impressions, event_frame, registry, journey, catalog, margin, reward)
-    result.update(champion_version=champion, challenger_version=version, join=counts)
+    logged = load_logged(decisions, events, journey)
+    result = gate(version, champion, logged.impressions, logged.events, registry, journey, catalog, margin, reward)
+    result.update(champion_version=champion, challenger_version=version, join=logged.join, skipped=logged.skipped)
     if not result["passed"]:
         low, high = result["difference"]["ci"]
         raise GateRefused(

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from journal.event_log import EVENT_COLUMNS
+from journal.event_log import EVENT_COLUMNS, day_files, is_journal, read_daily_log
 from models.errors import WayfinderError
 
 COLUMNS = EVENT_COLUMNS
@@ -42,7 +42,11 @@ def read_events(path: Path | str, max_bad_rows: int = 0) -> pd.DataFrame:
 
     A row is bad when visitor_id or type is missing or its timestamp cannot be read. Up to
     `max_bad_rows` bad rows are skipped; one more stops the run with the file, row and reason.
+    The service's own journal (a directory of day files) is read by its one reader instead, which
+    skips and counts a bad line wherever it is (`attrs["bad_lines"]`): a crash leaves a torn last line.
     """
+    if is_journal(path):
+        return _read_journal(Path(path))
     files = event_files(path)
     if not files:
         raise BadInput(f"{path}: no event files ({', '.join(SUFFIXES)}) found")
@@ -62,7 +66,16 @@ def read_events(path: Path | str, max_bad_rows: int = 0) -> pd.DataFrame:
     events = events.drop_duplicates("event_id", keep="first")
     events = events.sort_values(["ts", "visitor_id"], kind="stable").reset_index(drop=True)
     events.attrs["bad_rows"] = bad
+    events.attrs["bad_lines"] = 0
     events.attrs["files"] = [str(f) for f in files]
+    return events
+
+
+def _read_journal(directory: Path) -> pd.DataFrame:
+    files = day_files(directory)
+    logged = read_daily_log(directory)
+    events, _ = _normalise(logged, directory)  # the same dtypes as any other file's events
+    events.attrs.update(bad_rows=[], bad_lines=int(logged.attrs["bad_lines"]), files=[str(f) for f in files])
     return events
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from journal.join import join_outcomes
+from journal.skipped import describe_skipped, skipped_lines
 from models.bundle import BUNDLE_FORMAT, ModelBundle, library_versions
 from models.catalog import Catalog
 from models.content import ContentModel, PopularityBaseline, RandomBaseline
@@ -67,8 +68,10 @@ def train(
         raise NotEnoughData(f"{len(events)} events in {events_path}: need at least 50 to train and evaluate")
     spec = FeatureSpec(journey)
     joined = None
+    bad_decision_lines = None
     if decisions_path is not None:
         impressions = read_impressions(decisions_path)
+        bad_decision_lines = impressions.attrs["bad_lines"]
         decisions_fingerprint = fingerprint([str(f) for f in decision_files(decisions_path)])
         rewards = tuple(reward_types or journey.outcomes)
         joined = join_outcomes(impressions, events, rewards, reward_window_hours * 3600, placement_rewards(impressions))
@@ -76,6 +79,9 @@ def train(
             f"joined {len(impressions):,} impressions to outcomes {list(rewards)}: "
             + ", ".join(f"{k} {v:,}" for k, v in joined.counts.items())
         )
+    skipped = skipped_lines(events.attrs["bad_lines"], bad_decision_lines)
+    if describe_skipped(skipped):
+        progress(describe_skipped(skipped))
     progress(f"replaying {len(events):,} events from {events['visitor_id'].nunique():,} visitors")
     rows = replay(
         events,
@@ -111,6 +117,7 @@ def train(
             "events": int(len(events)),
             "visitors": int(events["visitor_id"].nunique()),
             "bad_rows_skipped": len(events.attrs["bad_rows"]),
+            "bad_lines_skipped": skipped,
             "time_range": [_iso(events["ts"].min()), _iso(events["ts"].max())],
             "split_at": _iso(cutoff),
             "stage_mix": rows.stage_mix,
@@ -148,6 +155,7 @@ def train(
         "current": registry.current() == version,
         "seconds": round(time.perf_counter() - started, 2),
         "events": int(len(events)),
+        "skipped": skipped,
         "rows": {
             "next_stage": next_stage_metrics["rows"],
             "content": content_metrics["rows"],
