@@ -45,8 +45,8 @@ def build_services(settings: Settings) -> Services:
         recent_cap=settings.recent_events_cap,
     )
     models = ModelHolder(Registry(settings.registry), journey, settings.reload_interval_s)
-    event_log = DailyLog(settings.data_dir / "events")
-    decision_log = DailyLog(settings.data_dir / "decisions")
+    event_log = DailyLog(settings.data_dir / "events", host=settings.journal_host)
+    decision_log = DailyLog(settings.data_dir / "decisions", host=settings.journal_host)
     ingestor = Ingestor(store, event_log, Spool(settings.data_dir / "spool"), settings.max_batch)
     engine = DecisionEngine(store, catalogs, models, Rules.load(settings.config_dir / "rules.yaml"), decision_log)
     log.info("%s model=%s", settings.summary(), models.version)
