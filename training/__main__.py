@@ -30,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     train = commands.add_parser("train", help="train both models on events, evaluate, register a bundle")
     train.add_argument("--events", required=True, help="event file or directory (JSONL, CSV, Parquet)")
     train.add_argument("--registry", default=argparse.SUPPRESS, help="model registry directory")
-    train.add_argument("--config-dir", default=str(settings.config_dir), help="journey/catalog/placements YAML")
+    train.add_argument(
+        "--config-dir",
+        help=f"journey/catalog/placements YAML (default: {settings.config_dir}); its catalog is used only when "
+        "given, or when the journey map is its own",
+    )
     train.add_argument("--journey", help="journey map YAML (default: <config-dir>/journey.yaml)")
     train.add_argument("--horizon-days", type=float, default=settings.horizon_days)
     train.add_argument("--max-bad-rows", type=int, default=0, help="skip up to this many bad rows, then stop")
@@ -122,14 +126,14 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args, settings: Settings) -> int:
     from training.train import train
 
-    journey = JourneyMap.load(args.journey or f"{args.config_dir}/journey.yaml")
-    catalog = Catalog.load(args.config_dir)
+    config_dir = Path(args.config_dir or settings.config_dir)
+    journey = JourneyMap.load(args.journey or config_dir / "journey.yaml")
     progress = (lambda message: print(message, file=sys.stderr)) if args.json else print
     summary = train(
         args.events,
         args.registry,
         journey,
-        catalog,
+        _own_catalog(args, config_dir),
         horizon_days=args.horizon_days,
         promote=not args.no_promote,
         max_bad_rows=args.max_bad_rows,
@@ -139,12 +143,21 @@ def _train(args, settings: Settings) -> int:
         reward_types=tuple(args.reward_types.split(",")) if args.reward_types else None,
         reward_window_hours=args.reward_window_hours,
         profiles=_read_profiles(args.profiles) if args.profiles else None,
+        recent_cap=settings.recent_events_cap,
     )
     if args.json:
         print(json.dumps(summary))
     else:
         print(format_summary(summary))
     return 0
+
+
+def _own_catalog(args, config_dir: Path) -> Catalog | None:
+    """The config dir's catalog when it belongs to the data: the config dir was named, or the journey map
+    is its own. An imported data set trained with its own map has no catalog: the demo's items would
+    otherwise be every data set's negatives."""
+    own_map = args.journey is None or Path(args.journey).resolve() == (config_dir / "journey.yaml").resolve()
+    return Catalog.load(config_dir) if args.config_dir is not None or own_map else None
 
 
 def _read_profiles(path: str) -> dict:
@@ -379,6 +392,7 @@ def _retrain(args, settings: Settings) -> int:
         args.margin,
         progress,
         reward=args.reward,
+        recent_cap=settings.recent_events_cap,
     )
     if args.json:
         print(json.dumps(outcome, default=str))

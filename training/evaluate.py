@@ -202,7 +202,7 @@ def _model_rankings(bundle, impressions, candidates, events, journey, catalog) -
         while pending is not None and pending[4] < row["ts"]:
             event = dict(zip(columns, pending))
             who = profile_key(event)
-            apply_event(contexts.setdefault(who, new_context(who)), event, journey)
+            apply_event(contexts.setdefault(who, new_context(who)), event, journey, bundle.spec.recent_cap)
             pending = next(event_rows, None)
         if row["decision_id"] not in cache:
             who = row["user_id"] if isinstance(row["user_id"], str) else row["visitor_id"]

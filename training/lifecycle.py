@@ -8,7 +8,7 @@ from pathlib import Path
 from models.bundle import ModelBundle
 from models.catalog import Catalog
 from models.errors import BundleError, WayfinderError
-from models.features import FeatureSpec
+from models.features import DEFAULT_RECENT_CAP, FeatureSpec
 from models.journey import JourneyMap
 from models.registry import Registry
 from training.decision_logs import decision_files
@@ -74,6 +74,7 @@ def retrain(
     margin: float = DEFAULT_MARGIN,
     progress=print,
     reward: str = "response",
+    recent_cap: int = DEFAULT_RECENT_CAP,
 ) -> dict:
     """Train on the service's own event and decision logs, register, then promote through the gate.
 
@@ -98,6 +99,7 @@ def retrain(
         promote=False,
         progress=progress,
         decisions_path=decisions if has_decisions else None,
+        recent_cap=recent_cap,
     )
     progress(f"trained {summary['version']}; comparing with the champion {registry.current()}")
     try:

@@ -39,6 +39,8 @@ class Replay:
     content: ContentRows
     item_stats: ItemStats
     stage_mix: dict
+    candidate_items: int = 0
+    """How many items the engagement rows' negatives were drawn from (the data's own, and the catalog's)."""
 
 
 def next_stage_labels(events: pd.DataFrame, spec: FeatureSpec, horizon_s: float) -> np.ndarray:
@@ -81,7 +83,6 @@ def replay(
     catalog_items: dict,
     horizon_s: float,
     negatives: int = 4,
-    recent_cap: int = 50,
     max_rows: int | None = None,
     seed: int = 7,
     profiles: dict | None = None,
@@ -90,8 +91,10 @@ def replay(
 ) -> Replay:
     """Fold events in time order; emit a next-stage row after each event.
 
+    Contexts keep `spec.recent_cap` recent touchpoints, as the service keeps its recent_events_cap.
     Content rows: with logged `impressions` (joined to their rewards), one row per shown item with
-    the context as it was at the decision, its position, and weight 1 / max(propensity,
+    the context as it was at the decision, the profile the decision logged (what the model read;
+    `profiles` where it logged none), its position, and weight 1 / max(propensity,
     min_propensity); without, a choice before each item touch between that item and random others.
     """
     rng = np.random.default_rng(seed)
@@ -119,7 +122,7 @@ def replay(
         while next_decision < len(decisions) and decisions[next_decision]["ts"] <= ts:
             d = decisions[next_decision]
             ctx = contexts.get(d["who"]) or new_context(d["who"])
-            profile = profiles.get(d["who"], {})
+            profile = d["profile"] if d["profile"] is not None else profiles.get(d["who"], {})
             ct_X.append(
                 spec.content_matrix(
                     ctx,
@@ -146,6 +149,8 @@ def replay(
     columns = ["event_id", "visitor_id", "type", "ts", "channel", "item_id", "value", "user_id"]
     for row_index, values in enumerate(events[columns].itertuples(index=False, name=None)):
         event = dict(zip(columns, values))
+        if event["value"] is not None and event["value"] != event["value"]:
+            event["value"] = None  # NaN: the event had no value, as the service's event has None
         if use_impressions:
             emit_decisions_until(event["ts"])
         visitor = profile_key(event)
@@ -171,7 +176,7 @@ def replay(
             ct_group.extend([row_index] * len(choice))
             ct_items.extend(choice)
             ct_stages.extend([ctx["stage"]] * len(choice))
-        apply_event(ctx, event, journey, recent_cap)
+        apply_event(ctx, event, journey, spec.recent_cap)
         stage = journey.stage_of(event["type"])
         if item is not None and stage is not None:
             item_stats.add(item, stage)
@@ -201,6 +206,7 @@ def replay(
         ),
         item_stats=item_stats,
         stage_mix=stage_mix,
+        candidate_items=len(universe),
     )
 
 
@@ -211,6 +217,7 @@ def _decision_groups(impressions: pd.DataFrame) -> list[dict]:
     ).sort_values(["ts", "decision_id", "position"], kind="stable")
     groups = []
     for decision_id, rows in frame.groupby("decision_id", sort=False):
+        logged_profile = rows["profile"].iloc[0] if "profile" in rows else None
         groups.append(
             {
                 "decision_id": decision_id,
@@ -221,6 +228,7 @@ def _decision_groups(impressions: pd.DataFrame) -> list[dict]:
                 "positions": rows["position"].astype(int).tolist(),
                 "rewards": rows["reward"].astype(int).tolist(),
                 "propensities": rows["propensity"].to_numpy(dtype=float),
+                "profile": logged_profile if isinstance(logged_profile, dict) else None,
             }
         )
     groups.sort(key=lambda g: g["ts"])

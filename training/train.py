@@ -14,13 +14,14 @@ from models.bundle import BUNDLE_FORMAT, ModelBundle, library_versions
 from models.catalog import Catalog
 from models.content import ContentModel, PopularityBaseline, RandomBaseline
 from models.errors import WayfinderError
-from models.features import FeatureSpec
+from models.features import DEFAULT_RECENT_CAP, FeatureSpec
 from models.journey import JourneyMap
 from models.next_stage import BaseRateBaseline, MarkovChainBaseline, NextStageModel
 from models.registry import Registry, new_version
 from training.decision_logs import decision_files, placement_rewards, read_impressions
 from training.metrics import binary_metrics, multiclass_metrics
 from training.readers import fingerprint, read_events
+from training.refit import boosting_rounds, refit_content, refit_next_stage
 from training.replay import replay
 from training.report import write_training_report
 
@@ -41,7 +42,7 @@ def train(
     events_path: Path | str,
     registry_dir: Path | str,
     journey: JourneyMap,
-    catalog: Catalog,
+    catalog: Catalog | None,
     horizon_days: float = 30.0,
     promote: bool = True,
     # promote=True makes a first version current; later ones must pass `promote`'s gate.
@@ -52,8 +53,15 @@ def train(
     reward_types: tuple[str, ...] | None = None,
     reward_window_hours: float = 24.0,
     profiles: dict | None = None,
+    recent_cap: int = DEFAULT_RECENT_CAP,
+    negatives: int = 4,
 ) -> dict:
     """The whole training run; returns the summary that `--json` prints.
+
+    `catalog`: the items of the data being trained on (their tags, values, stages; negatives are
+    drawn from them too), or None when the data has none (an imported data set). `recent_cap`: how
+    many recent touchpoints a context keeps, the service's recent_events_cap. Both, and every other
+    setting that shapes features, are recorded in the bundle (`feature_settings`).
 
     With `decisions_path`, the content model learns from logged impressions joined to their
     outcomes (rewards: `reward_types`, default the journey map's outcomes, within the window),
@@ -66,7 +74,8 @@ def train(
     data_fingerprint = fingerprint(events.attrs["files"])
     if len(events) < 50:
         raise NotEnoughData(f"{len(events)} events in {events_path}: need at least 50 to train and evaluate")
-    spec = FeatureSpec(journey)
+    spec = FeatureSpec(journey, recent_cap=recent_cap)
+    catalog_items = catalog.items if catalog is not None else {}
     joined = None
     bad_decision_lines = None
     if decisions_path is not None:
@@ -86,8 +95,9 @@ def train(
     rows = replay(
         events,
         spec,
-        catalog.items,
+        catalog_items,
         horizon_days * 86_400,
+        negatives=negatives,
         max_rows=max_rows,
         profiles=profiles,
         impressions=joined.impressions if joined is not None else None,
@@ -100,6 +110,9 @@ def train(
     content_cutoff = cutoff if rows.content.source == "engagements" else _quantile(rows.content.ts)
     content, content_metrics = _fit_content(rows.content, spec, content_cutoff)
     progress("content model fitted")
+    next_stage, next_stage_metrics["refit"] = refit_next_stage(next_stage, rows.next_stage, spec.context_names)
+    content, content_metrics["refit"] = refit_content(content, rows.content, spec.content_names)
+    progress("both models refitted on all the data with the rounds evaluation found")
     version = new_version()
     files = events.attrs["files"]
     manifest = {
@@ -109,6 +122,15 @@ def train(
         "features": spec.signature,
         "next_stage_classes": list(journey.next_stage_classes),
         "horizon_days": horizon_days,
+        "feature_settings": {
+            "recent_events_cap": recent_cap,
+            "horizon_days": horizon_days,
+            "negatives": negatives,
+            "reward_types": list(reward_types or journey.outcomes),
+            "reward_window_hours": reward_window_hours,
+            "max_rows": max_rows,
+            "profiles": profiles is not None,
+        },
         "journey": journey.to_dict(),
         "libraries": library_versions(),
         "data": {
@@ -122,6 +144,8 @@ def train(
             "split_at": _iso(cutoff),
             "stage_mix": rows.stage_mix,
             "content_rows_from": rows.content.source,
+            "catalog": {"items": len(catalog_items)} if catalog is not None else None,
+            "candidate_items": rows.candidate_items,
             **(
                 {
                     "decisions": str(decisions_path),
@@ -188,6 +212,7 @@ def _fit_next_stage(rows, spec: FeatureSpec, cutoff: float):
     metrics["beats_baselines"] = all(
         metrics["model"]["log_loss"] < b["log_loss"] for b in metrics["baselines"].values()
     )
+    metrics["evaluated_num_trees"] = boosting_rounds(model.booster_)
     return model, metrics
 
 
@@ -222,6 +247,7 @@ def _fit_content(rows, spec: FeatureSpec, cutoff: float):
     metrics["beats_baselines"] = all(
         metrics["model"]["log_loss"] < b["log_loss"] for b in metrics["baselines"].values()
     )
+    metrics["evaluated_num_trees"] = boosting_rounds(model.booster_)
     return model, metrics
 
 
