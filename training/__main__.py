@@ -16,6 +16,7 @@ from models.errors import WayfinderError
 from models.journey import JourneyMap
 from models.registry import Registry
 from training.evaluate import REWARDS
+from training.event_checks import EventChecks
 from training.importers import KINDS as IMPORT_KINDS
 
 REWARD_HELP = "what a policy earns per impression: a response (the placement's reward events) or its value"
@@ -144,6 +145,7 @@ def _train(args, settings: Settings) -> int:
         reward_window_hours=args.reward_window_hours,
         profiles=_read_profiles(args.profiles) if args.profiles else None,
         recent_cap=settings.recent_events_cap,
+        checks=EventChecks.from_settings(journey, settings),
     )
     if args.json:
         print(json.dumps(summary))
@@ -173,6 +175,8 @@ def format_summary(summary: dict) -> str:
     ]
     if describe_skipped(summary.get("skipped", {})):
         lines.append(f"  {describe_skipped(summary['skipped'])}")
+    for reason, count in summary.get("bad_rows_by_reason", {}).items():
+        lines.append(f"  skipped {count:,} bad row{'' if count == 1 else 's'}: {reason}")
     for model, key in (("next_stage", "auc_macro"), ("content", "auc")):
         metrics = summary["metrics"][model]
         lines.append(f"  {model}: train {metrics['rows']['train']:,} rows, test {metrics['rows']['test']:,} rows")
@@ -206,7 +210,8 @@ def _analyze(args, settings: Settings) -> int:
 
     journey = JourneyMap.load(args.journey)
     started = time.perf_counter()
-    events = read_events(args.events, max_bad_rows=args.max_bad_rows)
+    # time bounds only: the journey report is where types and channels the map lacks are shown
+    events = read_events(args.events, max_bad_rows=args.max_bad_rows, checks=EventChecks.from_settings(None, settings))
     read_s = time.perf_counter() - started
     segment = _read_segment(args.segment) if args.segment else None
     figures = analyze_journeys(

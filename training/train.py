@@ -19,6 +19,7 @@ from models.journey import JourneyMap
 from models.next_stage import BaseRateBaseline, MarkovChainBaseline, NextStageModel
 from models.registry import Registry, new_version
 from training.decision_logs import decision_files, placement_rewards, read_impressions
+from training.event_checks import EventChecks
 from training.metrics import binary_metrics, multiclass_metrics
 from training.readers import fingerprint, read_events
 from training.refit import boosting_rounds, refit_content, refit_next_stage
@@ -55,13 +56,16 @@ def train(
     profiles: dict | None = None,
     recent_cap: int = DEFAULT_RECENT_CAP,
     negatives: int = 4,
+    checks: EventChecks | None = None,
 ) -> dict:
     """The whole training run; returns the summary that `--json` prints.
 
     `catalog`: the items of the data being trained on (their tags, values, stages; negatives are
     drawn from them too), or None when the data has none (an imported data set). `recent_cap`: how
     many recent touchpoints a context keeps, the service's recent_events_cap. Both, and every other
-    setting that shapes features, are recorded in the bundle (`feature_settings`).
+    setting that shapes features, are recorded in the bundle (`feature_settings`). Events read from
+    files get the API's `checks` (default: the journey map's types and channels, the default time
+    bounds); bad rows count against `max_bad_rows`.
 
     With `decisions_path`, the content model learns from logged impressions joined to their
     outcomes (rewards: `reward_types`, default the journey map's outcomes, within the window),
@@ -69,7 +73,8 @@ def train(
     """
     started = time.perf_counter()
     progress(f"reading events from {events_path}")
-    events = read_events(events_path, max_bad_rows=max_bad_rows)
+    checks = checks or EventChecks.from_settings(journey)
+    events = read_events(events_path, max_bad_rows=max_bad_rows, checks=checks)
     # fingerprints as read: lines a live service appends while this runs are not data it learned from
     data_fingerprint = fingerprint(events.attrs["files"])
     if len(events) < 50:
@@ -139,6 +144,7 @@ def train(
             "events": int(len(events)),
             "visitors": int(events["visitor_id"].nunique()),
             "bad_rows_skipped": len(events.attrs["bad_rows"]),
+            "bad_rows_by_reason": events.attrs["bad_by_reason"],
             "bad_lines_skipped": skipped,
             "time_range": [_iso(events["ts"].min()), _iso(events["ts"].max())],
             "split_at": _iso(cutoff),
@@ -180,6 +186,7 @@ def train(
         "seconds": round(time.perf_counter() - started, 2),
         "events": int(len(events)),
         "skipped": skipped,
+        "bad_rows_by_reason": events.attrs["bad_by_reason"],
         "rows": {
             "next_stage": next_stage_metrics["rows"],
             "content": content_metrics["rows"],
