@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from journal.event_log import day_files
+from journal.event_log import day_files, read_json_day
 
 _ITEM = pa.struct([("item_id", pa.string()), ("position", pa.int64()), ("propensity", pa.float64())])
 _SCHEMA = pa.schema(
@@ -105,10 +105,10 @@ def _impressions(table: pa.Table) -> pd.DataFrame:
 def _read_day(path: Path) -> tuple[pa.Table, int]:
     if path.stat().st_size == 0:
         return _SCHEMA.empty_table(), 0
-    try:
-        return pa_json.read_json(path, parse_options=_PARSE), 0
-    except pa.ArrowInvalid:
+    table, bad = read_json_day(path, _PARSE)
+    if table is None:
         return _read_day_line_by_line(path)
+    return table, bad
 
 
 def _read_day_line_by_line(path: Path) -> tuple[pa.Table, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import math
 import re
@@ -87,13 +88,36 @@ def read_daily_log(directory: Path | str, since: float | None = None, until: flo
     return events
 
 
+def read_json_day(path: Path, parse_options: pa_json.ParseOptions) -> tuple[pa.Table | None, int]:
+    """(the day file as a table, bad lines) with Arrow's reader; None when a line before the last is bad.
+
+    A torn last line (what a crash leaves) costs only that line: the lines before it are still read
+    by Arrow, not line by line in Python (bench/journal_read.py, 300,000 events, a shared 2-core
+    machine: torn 0.4-0.6 s against clean 0.2-0.4 s; line by line it was 1.5 s).
+    """
+    try:
+        return pa_json.read_json(path, parse_options=parse_options), 0
+    except pa.ArrowInvalid:
+        pass
+    data = path.read_bytes()
+    if data.endswith(b"\n"):
+        return None, 0
+    head = data[: data.rfind(b"\n") + 1]
+    if not head.strip():
+        return pa_json.read_json(io.BytesIO(b"{}\n"), parse_options=parse_options).slice(0, 0), 1
+    try:
+        return pa_json.read_json(io.BytesIO(head), parse_options=parse_options), 1
+    except pa.ArrowInvalid:
+        return None, 0
+
+
 def _read_day(path: Path) -> tuple[pd.DataFrame, int]:
     if path.stat().st_size == 0:
         return _empty(), 0
-    try:
-        return pa_json.read_json(path, parse_options=_PARSE).to_pandas(), 0
-    except pa.ArrowInvalid:
+    table, bad = read_json_day(path, _PARSE)
+    if table is None:
         return _read_day_line_by_line(path)
+    return table.to_pandas(), bad
 
 
 def _read_day_line_by_line(path: Path) -> tuple[pd.DataFrame, int]:

@@ -58,3 +58,10 @@ def test_shown_items_skip_and_count_bad_decision_lines(tmp_path):
     shown = read_shown_items([tmp_path / "2026-01-01.jsonl"])
     assert list(shown["decision_id"]) == ["d1"] and shown["position"].tolist() == [0]
     assert shown.attrs["bad_lines"] == 3
+
+
+def test_a_torn_tail_alone_costs_one_line(tmp_path):
+    (tmp_path / "2026-01-01.a.jsonl").write_text(event(1, DAY0 + 1) + "\n" + event(2, DAY0 + 2) + "\n" + '{"ev')
+    (tmp_path / "2026-01-01.b.jsonl").write_text('{"event_id": "e3", "visi')  # the crash hit the first write
+    events = read_daily_log(tmp_path)
+    assert list(events["event_id"]) == ["e1", "e2"] and events.attrs["bad_lines"] == 2
