@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.content import ContentModel
-from models.next_stage import NextStageModel
+from models.next_stage import NextStageModel, tree_size
 
 
 def boosting_rounds(booster) -> int:
@@ -20,11 +20,12 @@ def boosting_rounds(booster) -> int:
 
 
 def refit_next_stage(evaluated: NextStageModel, rows, feature_names) -> tuple[NextStageModel, dict]:
-    """`evaluated`'s model class, rounds and temperature, fitted on all `rows`."""
+    """`evaluated`'s rounds and temperature, fitted on all `rows`; the tree size follows its rule for the
+    number of rows (models.next_stage.tree_size), recorded beside the rounds."""
     rounds = boosting_rounds(evaluated.booster_)
     model = NextStageModel(evaluated.n_classes, num_boost_round=rounds).fit(rows.X, rows.y, feature_names=feature_names)
     model.temperature_ = evaluated.temperature_
-    return model, {"rows": int(len(rows.y)), "num_trees": rounds}
+    return model, {"rows": int(len(rows.y)), "num_trees": rounds, "tree_size": tree_size(len(rows.y))}
 
 
 def refit_content(evaluated: ContentModel, rows, feature_names) -> tuple[ContentModel, dict]:
