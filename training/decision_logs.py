@@ -42,3 +42,13 @@ def placement_rewards(impressions: pd.DataFrame) -> dict[str, tuple[str, ...]]:
         return {}
     latest = impressions.drop_duplicates("placement", keep="last")
     return {p: tuple(r) for p, r in zip(latest["placement"], latest["reward"]) if r}
+
+
+def logged_profiles(impressions: pd.DataFrame) -> dict[str, dict]:
+    """Per visitor (user, else visitor id), the profile its latest logged decision read: what the
+    service's models saw of it, for the rows that have no decision of their own (next stage)."""
+    if "profile" not in impressions or not len(impressions):
+        return {}
+    who = impressions["user_id"].where(impressions["user_id"].notna(), impressions["visitor_id"])
+    latest = impressions.assign(who=who).drop_duplicates("who", keep="last")
+    return {w: p for w, p in zip(latest["who"], latest["profile"]) if isinstance(p, dict) and p}

@@ -18,7 +18,7 @@ from models.features import DEFAULT_RECENT_CAP, FeatureSpec
 from models.journey import JourneyMap
 from models.next_stage import BaseRateBaseline, MarkovChainBaseline, NextStageModel
 from models.registry import Registry, new_version
-from training.decision_logs import decision_files, placement_rewards, read_impressions
+from training.decision_logs import decision_files, logged_profiles, placement_rewards, read_impressions
 from training.event_checks import EventChecks
 from training.metrics import binary_metrics, multiclass_metrics
 from training.readers import fingerprint, read_events
@@ -60,6 +60,8 @@ def train(
 ) -> dict:
     """The whole training run; returns the summary that `--json` prints.
 
+    With `decisions_path` and no `profiles`, next-stage rows read the profile each visitor's latest
+    logged decision read (static per visitor, as a profiles file is).
     `catalog`: the items of the data being trained on (their tags, values, stages; negatives are
     drawn from them too), or None when the data has none (an imported data set). `recent_cap`: how
     many recent touchpoints a context keeps, the service's recent_events_cap. Both, and every other
@@ -80,12 +82,16 @@ def train(
     if len(events) < 50:
         raise NotEnoughData(f"{len(events)} events in {events_path}: need at least 50 to train and evaluate")
     spec = FeatureSpec(journey, recent_cap=recent_cap)
+    profiles_from = "a profiles file" if profiles is not None else None
     catalog_items = catalog.items if catalog is not None else {}
     joined = None
     bad_decision_lines = None
     if decisions_path is not None:
         impressions = read_impressions(decisions_path)
         bad_decision_lines = impressions.attrs["bad_lines"]
+        if profiles is None:
+            profiles = logged_profiles(impressions)
+            profiles_from = "the decision log"
         decisions_fingerprint = fingerprint([str(f) for f in decision_files(decisions_path)])
         rewards = tuple(reward_types or journey.outcomes)
         joined = join_outcomes(impressions, events, rewards, reward_window_hours * 3600, placement_rewards(impressions))
@@ -134,7 +140,7 @@ def train(
             "reward_types": list(reward_types or journey.outcomes),
             "reward_window_hours": reward_window_hours,
             "max_rows": max_rows,
-            "profiles": profiles is not None,
+            "profiles": profiles_from,
         },
         "journey": journey.to_dict(),
         "libraries": library_versions(),
