@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from models.bundle import ModelBundle
+from models.bundle import recent_cap as bundle_recent_cap
 from models.catalog import Catalog
 from models.errors import BundleError, WayfinderError
 from models.features import DEFAULT_RECENT_CAP, FeatureSpec
@@ -84,7 +85,7 @@ def retrain(
     from training.train import train
 
     data_dir = Path(data_dir)
-    unchanged = _unchanged_since(registry, data_dir, journey)
+    unchanged = _unchanged_since(registry, data_dir, journey, recent_cap)
     if unchanged:
         progress(f"nothing new since {unchanged}: its data is the log as it is now")
         reason = f"the event and decision logs are unchanged since {unchanged} was trained"
@@ -127,15 +128,15 @@ def _logged(decisions: Path) -> bool:
     return decisions.exists() and bool(decision_files(decisions))
 
 
-def _unchanged_since(registry: Registry, data_dir: Path, journey: JourneyMap) -> str | None:
-    """The latest version, if it was trained with this code's features on exactly the event and
-    decision logs there are now."""
+def _unchanged_since(registry: Registry, data_dir: Path, journey: JourneyMap, recent_cap: int) -> str | None:
+    """The latest version, if it was trained with this code's features and recent-events cap on exactly
+    the event and decision logs there are now."""
     versions = registry.versions()
     if not versions or not (data_dir / "events").exists():
         return None
     latest = versions[-1]
     manifest = registry.manifest(latest)
-    if manifest.get("features") != FeatureSpec(journey).signature:
+    if manifest.get("features") != FeatureSpec(journey).signature or bundle_recent_cap(manifest) != recent_cap:
         return None
     data = manifest.get("data", {})
     files = [str(f) for f in event_files(data_dir / "events")]
