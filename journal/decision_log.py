@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from journal.event_log import day_files
+from journal.event_log import day_files, read_json_day
 
 _ITEM = pa.struct([("item_id", pa.string()), ("position", pa.int64()), ("propensity", pa.float64())])
 _SCHEMA = pa.schema(
@@ -105,10 +105,10 @@ def _impressions(table: pa.Table) -> pd.DataFrame:
 def _read_day(path: Path) -> tuple[pa.Table, int]:
     if path.stat().st_size == 0:
         return _SCHEMA.empty_table(), 0
-    try:
-        return pa_json.read_json(path, parse_options=_PARSE), 0
-    except pa.ArrowInvalid:
+    table, bad = read_json_day(path, _PARSE)
+    if table is None:
         return _read_day_line_by_line(path)
+    return table, bad
 
 
 def _read_day_line_by_line(path: Path) -> tuple[pa.Table, int]:
@@ -136,3 +136,82 @@ def _record(record: dict) -> dict:
         for item in record.get("items") or ()
     ]
     return row
+
+
+SHOWN_COLUMNS = [
+    "decision_id",
+    "visitor_id",
+    "user_id",
+    "placement",
+    "ts",
+    "channel",
+    "policy",
+    "model_version",
+    "stage",
+    "item_id",
+    "position",
+    "propensity",
+    "candidates",
+    "reward",
+    "shadow_version",
+    "shadow_items",
+    "profile",
+]
+"""What training and off-policy evaluation read of each shown item: the decision as logged, in full."""
+
+
+def read_shown_items(files: list[Path]) -> pd.DataFrame:
+    """Every shown item of every decision in `files`, in time order, with its position and propensity,
+    the candidates, the placement's reward types, the shadow model's choice and the profile logged.
+
+    Propensity is NaN where the log has none (IPS then refuses those rows, with a reason). A line that
+    is not a decision record (a write cut short by a crash) is skipped and counted in `attrs["bad_lines"]`.
+    """
+    rows, bad_lines = [], 0
+    for file in files:
+        with open(file) as handle:
+            for line in handle:
+                if not line.strip():
+                    continue
+                try:
+                    rows.extend(_shown_rows(json.loads(line)))
+                except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+                    bad_lines += 1
+    frame = pd.DataFrame(rows, columns=SHOWN_COLUMNS)
+    frame["ts"] = frame["ts"].astype(float)
+    frame["propensity"] = pd.to_numeric(frame["propensity"], errors="coerce").astype(float)
+    frame["position"] = frame["position"].astype(int)
+    frame = frame.sort_values(["ts", "decision_id", "position"], kind="stable").reset_index(drop=True)
+    frame.attrs["bad_lines"] = bad_lines
+    return frame
+
+
+def _shown_rows(record: dict) -> list[dict]:
+    shadow = record.get("shadow") or {}
+    base = {
+        "decision_id": str(record["decision_id"]),
+        "visitor_id": str(record["visitor_id"]),
+        "user_id": record.get("user_id"),
+        "placement": record.get("placement"),
+        "ts": float(record["ts"]),
+        "channel": record.get("channel"),
+        "policy": record.get("policy"),
+        "model_version": record.get("model_version"),
+        "stage": record.get("stage"),
+        "candidates": tuple(record.get("candidates") or ()),
+        "reward": tuple(record.get("reward") or ()),
+        "shadow_version": shadow.get("model_version"),
+        "shadow_items": tuple(shadow.get("items") or ()),
+        "profile": record.get("profile") or {},
+    }
+    if not np.isfinite(base["ts"]):
+        raise ValueError("ts is not a finite number")
+    return [
+        {
+            **base,
+            "item_id": str(item["item_id"]),
+            "position": int(item.get("position", position)),
+            "propensity": item.get("propensity"),
+        }
+        for position, item in enumerate(record.get("items") or ())
+    ]

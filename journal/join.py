@@ -36,13 +36,11 @@ def join_outcomes(
     Outcomes after the window are `late`; a second outcome for one impression is a `duplicate`;
     one naming an unknown decision, or matching nothing, is an `orphan`. All are counted.
     """
-    impressions = impressions.reset_index(drop=True)
-    impressions["who"] = impressions["user_id"].where(impressions["user_id"].notna(), impressions["visitor_id"])
+    impressions = _with_keys(impressions.reset_index(drop=True))
     impressions["impression"] = np.arange(len(impressions))
     placement_rewards = placement_rewards or {}
     all_types = set(reward_types).union(*placement_rewards.values()) if placement_rewards else set(reward_types)
-    outcomes = events.loc[events["type"].isin(list(all_types))].copy()
-    outcomes["who"] = outcomes["user_id"].where(outcomes["user_id"].notna(), outcomes["visitor_id"])
+    outcomes = _with_keys(events.loc[events["type"].isin(list(all_types))])
     counts = {
         "outcomes": int(len(outcomes)),
         "by_decision_id": 0,
@@ -106,3 +104,18 @@ def join_outcomes(
     impressions.loc[index, "reward_value"] = pd.to_numeric(hits["value"], errors="coerce").fillna(0.0).to_numpy(float)
     impressions.loc[index, "matched_by"] = hits["rule"].to_numpy()
     return Joined(impressions.drop(columns=["impression"]), counts)
+
+
+def _with_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with `who` (user, else visitor) and the join keys in one dtype on both sides.
+
+    The readers differ: pandas 3 reads strings as `str`, a column of None stays `object`, and
+    merge_asof refuses keys of two dtypes ("incompatible merge keys"); object holds both.
+    """
+    frame = frame.copy()
+    for column in ("decision_id", "visitor_id", "user_id", "item_id"):
+        if column in frame:
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    frame["who"] = frame["user_id"].where(frame["user_id"].notna(), frame["visitor_id"])
+    frame["ts"] = frame["ts"].astype(float)
+    return frame

@@ -25,7 +25,7 @@ import redis
 
 from config.settings import Settings
 from journal.decision_log import read_decision_log
-from journal.event_log import day_files, read_daily_log
+from journal.event_log import day_files, day_of, read_daily_log
 from models import caps, dedup, keys, popularity
 from models.catalog import Catalog
 from models.context import apply_event, new_context, to_json
@@ -228,7 +228,7 @@ def _last_write_per_day(events_dir: Path) -> dict[int, float]:
     """UTC day number -> the latest mtime of that day's files (`<YYYY-MM-DD>[.<host>].jsonl`)."""
     out: dict[int, float] = {}
     for path in day_files(events_dir):
-        day = dedup.day_of(dt.datetime.strptime(path.name[:10], "%Y-%m-%d").replace(tzinfo=dt.UTC).timestamp())
+        day = dedup.day_of(day_of(path))
         out[day] = max(out.get(day, 0.0), os.stat(path).st_mtime)
     return out
 

@@ -1,48 +1,83 @@
-"""Durable append-only JSON Lines logs, one file per UTC day (the event log and the decision log)."""
+"""Durable append-only JSON Lines logs, one file per UTC day and host (the event log and the decision log)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import re
+import socket
 from pathlib import Path
+
+from journal.records import versioned
+
+_NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def host_name(configured: str = "") -> str:
+    """This host's name in day file names: `configured`, else the machine's hostname, reduced to
+    [A-Za-z0-9_.-] so that it is safe in a file name and the readers can tell it from the day."""
+    name = _NOT_IN_NAME.sub("-", configured or socket.gethostname()).strip(".")
+    return name or "host"
 
 
 class DailyLog:
-    """Appends records to `<directory>/<YYYY-MM-DD>.jsonl`, by each record's own timestamp.
+    """Appends records to `<directory>/<YYYY-MM-DD>.<host>.jsonl`, by each record's own timestamp.
 
     Each file's lines for one call go out in one O_APPEND write, so workers that share the
     directory never interleave partial lines; with `fsync` the data is on disk before the
-    call returns (what an accepted 2xx promises).
+    call returns (what an accepted 2xx promises). Each host writes its own files, so several
+    API hosts can share one data folder. `host=None` keeps the name of one-host logs,
+    `<YYYY-MM-DD>.jsonl`; `host=""` means this machine's hostname.
+
+    A crash can leave a torn last line (no newline at the end). Before its first append to a
+    file, a log looks at the file's last byte once and starts a fresh line if it is not one,
+    so the next record is never glued to the torn one (the readers skip and count the torn one).
     """
 
-    def __init__(self, directory: Path | str, fsync: bool = True, time_field: str = "ts"):
+    def __init__(self, directory: Path | str, fsync: bool = True, time_field: str = "ts", host: str | None = None):
         self.directory = Path(directory)
         self.fsync = fsync
         self.time_field = time_field
+        self.host = None if host is None else host_name(host)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._line_start_checked: set[Path] = set()
 
     def path_for(self, ts: float) -> Path:
         day = dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d")
-        return self.directory / f"{day}.jsonl"
+        return self.directory / (f"{day}.jsonl" if self.host is None else f"{day}.{self.host}.jsonl")
 
     def append(self, records: list[dict]) -> None:
         by_file: dict[Path, list[str]] = {}
         for record in records:
-            line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
+            line = json.dumps(versioned(record), separators=(",", ":"), default=str) + "\n"
             by_file.setdefault(self.path_for(record[self.time_field]), []).append(line)
         for path, lines in by_file.items():
-            _append(path, "".join(lines).encode("utf-8"), self.fsync)
+            check = path not in self._line_start_checked
+            _append(path, "".join(lines).encode("utf-8"), self.fsync, check)
+            self._line_start_checked.add(path)
 
 
-def _append(path: Path, payload: bytes, fsync: bool) -> None:
+def _append(path: Path, payload: bytes, fsync: bool, check_line_start: bool) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        if check_line_start and _ends_mid_line(path):
+            payload = b"\n" + payload
         view = memoryview(payload)
         while view:
             written = os.write(fd, view)
             view = view[written:]
         if fsync:
             os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _ends_mid_line(path: Path) -> bool:
+    """Whether the file's last byte is not a newline (a torn last line); one pread of one byte."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
     finally:
         os.close(fd)

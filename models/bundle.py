@@ -9,7 +9,7 @@ from pathlib import Path
 
 from models.content import ContentModel
 from models.errors import BundleError
-from models.features import FeatureSpec, ItemStats
+from models.features import DEFAULT_RECENT_CAP, FeatureSpec, ItemStats
 from models.journey import JourneyMap
 from models.next_stage import NextStageModel
 
@@ -52,7 +52,7 @@ class ModelBundle:
             ) from exc
         except json.JSONDecodeError as exc:
             raise BundleError(f"cannot load model: {directory / MANIFEST} is not valid JSON ({exc})") from exc
-        spec = FeatureSpec(journey)
+        spec = FeatureSpec(journey, recent_cap=recent_cap(manifest))
         check_signature(manifest.get("features", {}), spec, directory)
         try:
             next_stage = NextStageModel.load(directory)
@@ -63,6 +63,11 @@ class ModelBundle:
         except Exception as exc:  # LightGBM raises its own LightGBMError on a corrupt model file
             raise BundleError(f"cannot load model from {directory}: {exc}; retrain or roll back") from exc
         return cls(manifest["version"], manifest, spec, next_stage, content, item_stats)
+
+
+def recent_cap(manifest: dict) -> int:
+    """The recent-events cap the bundle was trained with (its `feature_settings`); older bundles: 50."""
+    return int((manifest.get("feature_settings") or {}).get("recent_events_cap", DEFAULT_RECENT_CAP))
 
 
 def check_signature(recorded: dict, spec: FeatureSpec, directory: Path) -> None:

@@ -11,6 +11,8 @@ from models.catalog import ITEM_KINDS, Item
 from models.journey import JourneyMap
 
 FEATURE_SPEC_VERSION = "4"
+DEFAULT_RECENT_CAP = 50
+"""What every bundle before `feature_settings` was trained with (models.context.apply_event's default)."""
 CHANNELS = ("web", "app", "email", "store", "call_center", "social", "ads", "other")
 _LOG_DAY = math.log1p(86_400.0)
 
@@ -18,8 +20,11 @@ _LOG_DAY = math.log1p(86_400.0)
 class FeatureSpec:
     """Ordered feature names and the vectorised code that fills them, for one journey map."""
 
-    def __init__(self, journey: JourneyMap):
+    def __init__(self, journey: JourneyMap, recent_cap: int = DEFAULT_RECENT_CAP):
         self.journey = journey
+        self.recent_cap = recent_cap
+        """How many recent touchpoints the features read: what the model was trained with, so that a
+        context that keeps more (the service's recent_events_cap) is read as training read it."""
         self._stage_index = {s: i for i, s in enumerate(journey.stages)}
         self._channel_index = {c: i for i, c in enumerate(CHANNELS)}
         self.context_names = [
@@ -78,7 +83,7 @@ class FeatureSpec:
         since_last = max(now - last_ts, 0.0) if last_ts is not None else -1.0
         in_stage = max(now - ctx["stage_since"], 0.0) if ctx["stage_since"] is not None else -1.0
         moment = dt.datetime.fromtimestamp(now, dt.UTC)
-        recent = ctx["recent"]
+        recent = ctx["recent"][: self.recent_cap]
         last_stage = self._stage_index.get(recent[0]["stage"], -1) if recent else -1
         channel_counts = [0.0] * len(CHANNELS)
         for name, count in ctx["channel_counts"].items():
@@ -139,7 +144,7 @@ class FeatureSpec:
     def item_block(self, ctx, item_ids, item_stats, catalog_items, interests=(), positions=None) -> np.ndarray:
         """Item-side features for each candidate, given the visitor's context."""
         stage = ctx["stage"]
-        recent = ctx["recent"]
+        recent = ctx["recent"][: self.recent_cap]
         seen: dict[str, int] = {}
         for entry in recent:
             if entry["item_id"]:

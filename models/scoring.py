@@ -91,7 +91,7 @@ def _after_response(context: dict, item, channel: str | None, now: float, bundle
         "channel": channel,
         "item_id": item.id,
     }
-    return apply_event(hypothetical, event, bundle.spec.journey)
+    return apply_event(hypothetical, event, bundle.spec.journey, bundle.spec.recent_cap)
 
 
 def _p_advance(probabilities: np.ndarray, classes: list[str], stage: str | None) -> np.ndarray:

@@ -21,6 +21,7 @@ import pandas as pd
 from journal.decision_log import read_decision_log
 from journal.event_log import day_files, read_daily_log
 from journal.join import join_outcomes
+from journal.skipped import describe_skipped, skipped_lines
 from models.errors import ValidationFailed
 from models.journey import JourneyMap
 from reports.lift_stats import CONFIDENCE, mean_difference_ci, rate_difference_ci, relative_lift_ci
@@ -419,9 +420,9 @@ def _read_notes(read: dict, until: float, conversion_s: float, window_s: float, 
             "the windows of the latest decisions have not all closed yet (outcomes can still arrive until "
             f"{_iso(until + max(conversion_s, window_s))}): their rates are understated in both groups alike"
         )
-    bad = read["bad_decision_lines"] + read["bad_event_lines"]
-    if bad:
-        notes.append(f"{bad} log lines were not JSON (a write cut short?) and were skipped")
+    skipped = describe_skipped(skipped_lines(read["bad_event_lines"], read["bad_decision_lines"]))
+    if skipped:
+        notes.append(skipped)
     return notes
 
 

@@ -54,8 +54,8 @@ def build_services(settings: Settings) -> Services:
     store.on_state_lost = recovery.notice  # a read that finds the journal sentinel gone starts the rebuild
     recovery.start()
     models = ModelHolder(Registry(settings.registry), journey, settings.reload_interval_s)
-    event_log = DailyLog(settings.data_dir / "events")
-    decision_log = DailyLog(settings.data_dir / "decisions")
+    event_log = DailyLog(settings.data_dir / "events", host=settings.journal_host)
+    decision_log = DailyLog(settings.data_dir / "decisions", host=settings.journal_host)
     ingestor = Ingestor(
         store,
         event_log,

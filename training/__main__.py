@@ -10,11 +10,13 @@ import time
 from pathlib import Path
 
 from config.settings import Settings
+from journal.skipped import describe_skipped, skipped_lines
 from models.catalog import Catalog
 from models.errors import WayfinderError
 from models.journey import JourneyMap
 from models.registry import Registry
 from training.evaluate import REWARDS
+from training.event_checks import EventChecks
 from training.importers import KINDS as IMPORT_KINDS
 
 REWARD_HELP = "what a policy earns per impression: a response (the placement's reward events) or its value"
@@ -29,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     train = commands.add_parser("train", help="train both models on events, evaluate, register a bundle")
     train.add_argument("--events", required=True, help="event file or directory (JSONL, CSV, Parquet)")
     train.add_argument("--registry", default=argparse.SUPPRESS, help="model registry directory")
-    train.add_argument("--config-dir", default=str(settings.config_dir), help="journey/catalog/placements YAML")
+    train.add_argument(
+        "--config-dir",
+        help=f"journey/catalog/placements YAML (default: {settings.config_dir}); its catalog is used only when "
+        "given, or when the journey map is its own",
+    )
     train.add_argument("--journey", help="journey map YAML (default: <config-dir>/journey.yaml)")
     train.add_argument("--horizon-days", type=float, default=settings.horizon_days)
     train.add_argument("--max-bad-rows", type=int, default=0, help="skip up to this many bad rows, then stop")
@@ -125,14 +131,14 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args, settings: Settings) -> int:
     from training.train import train
 
-    journey = JourneyMap.load(args.journey or f"{args.config_dir}/journey.yaml")
-    catalog = Catalog.load(args.config_dir)
+    config_dir = Path(args.config_dir or settings.config_dir)
+    journey = JourneyMap.load(args.journey or config_dir / "journey.yaml")
     progress = (lambda message: print(message, file=sys.stderr)) if args.json else print
     summary = train(
         args.events,
         args.registry,
         journey,
-        catalog,
+        _own_catalog(args, config_dir),
         horizon_days=args.horizon_days,
         promote=not args.no_promote,
         max_bad_rows=args.max_bad_rows,
@@ -142,12 +148,22 @@ def _train(args, settings: Settings) -> int:
         reward_types=tuple(args.reward_types.split(",")) if args.reward_types else None,
         reward_window_hours=args.reward_window_hours,
         profiles=_read_profiles(args.profiles) if args.profiles else None,
+        recent_cap=settings.recent_events_cap,
+        checks=EventChecks.from_settings(journey, settings),
     )
     if args.json:
         print(json.dumps(summary))
     else:
         print(format_summary(summary))
     return 0
+
+
+def _own_catalog(args, config_dir: Path) -> Catalog | None:
+    """The config dir's catalog when it belongs to the data: the config dir was named, or the journey map
+    is its own. An imported data set trained with its own map has no catalog: the demo's items would
+    otherwise be every data set's negatives."""
+    own_map = args.journey is None or Path(args.journey).resolve() == (config_dir / "journey.yaml").resolve()
+    return Catalog.load(config_dir) if args.config_dir is not None or own_map else None
 
 
 def _read_profiles(path: str) -> dict:
@@ -161,6 +177,10 @@ def format_summary(summary: dict) -> str:
         f"version {summary['version']} ({'current' if summary['current'] else 'not promoted'}), "
         f"{summary['events']:,} events, {summary['seconds']} s",
     ]
+    if describe_skipped(summary.get("skipped", {})):
+        lines.append(f"  {describe_skipped(summary['skipped'])}")
+    for reason, count in summary.get("bad_rows_by_reason", {}).items():
+        lines.append(f"  skipped {count:,} bad row{'' if count == 1 else 's'}: {reason}")
     for model, key in (("next_stage", "auc_macro"), ("content", "auc")):
         metrics = summary["metrics"][model]
         lines.append(f"  {model}: train {metrics['rows']['train']:,} rows, test {metrics['rows']['test']:,} rows")
@@ -194,24 +214,29 @@ def _analyze(args, settings: Settings) -> int:
 
     journey = JourneyMap.load(args.journey)
     started = time.perf_counter()
-    events = read_events(args.events, max_bad_rows=args.max_bad_rows)
+    # time bounds only: the journey report is where types and channels the map lacks are shown
+    events = read_events(args.events, max_bad_rows=args.max_bad_rows, checks=EventChecks.from_settings(None, settings))
     read_s = time.perf_counter() - started
     segment = _read_segment(args.segment) if args.segment else None
     figures = analyze_journeys(
         events, journey, since=args.since, until=args.until, channel=args.channel, visitors=segment
     )
     analyze_s = time.perf_counter() - started - read_s
+    skipped = skipped_lines(events.attrs.get("bad_lines", 0))
     html_path, json_path = write_report(figures, args.out)
     timings = {"read_s": round(read_s, 2), "analyze_s": round(analyze_s, 2)}
     timings["total_s"] = round(time.perf_counter() - started, 2)
     if args.json:
-        print(json.dumps({"summary": figures["summary"], "findings": figures["findings"], "seconds": timings}))
+        body = {"summary": figures["summary"], "findings": figures["findings"], "seconds": timings, "skipped": skipped}
+        print(json.dumps(body))
         return 0
     summary = figures["summary"]
     print(
         f"{summary['events']:,} events, {summary['visitors']:,} journeys, {summary['converting']:,} converting; "
         f"read {timings['read_s']} s, analysed {timings['analyze_s']} s, total {timings['total_s']} s"
     )
+    if describe_skipped(skipped):
+        print(describe_skipped(skipped))
     print("Where the real journey departs from the map:")
     for finding in figures["findings"][:8]:
         print(f"  - {finding['text']}")
@@ -308,6 +333,8 @@ def _promote(args, settings: Settings) -> int:
         force_reason=args.reason if args.force else None,
         reward=args.reward,
     )
+    if describe_skipped(outcome.get("skipped", {})):
+        print(describe_skipped(outcome["skipped"]))
     if "difference" in outcome:
         print(_gate_line(outcome))
     print(f"{args.version} is current")
@@ -330,17 +357,18 @@ def _evaluate(args, settings: Settings) -> int:
 
     journey = JourneyMap.load(args.journey or f"{args.config_dir}/journey.yaml")
     events = args.events or str(Path(args.decisions).parent / "events")
-    impressions, event_frame, counts = load_logged(args.decisions, events, journey, args.window_hours)
+    logged = load_logged(args.decisions, events, journey, args.window_hours)
     result = evaluate(
         args.model,
-        impressions,
-        event_frame,
+        logged.impressions,
+        logged.events,
         Registry(args.registry),
         journey,
         Catalog.load(args.config_dir),
         reward=args.reward,
     )
-    result["outcome_join"] = counts
+    result["outcome_join"] = logged.join
+    result["skipped"] = logged.skipped
     if args.json:
         print(json.dumps(result))
         return 0
@@ -355,6 +383,8 @@ def _evaluate(args, settings: Settings) -> int:
     print(f"  effective sample size {result['effective_sample_size']:,}, agreement {result['match_rate']:.1%}")
     for warning in result["warnings"]:
         print(f"  warning: {warning}")
+    if describe_skipped(logged.skipped):
+        print(f"  {describe_skipped(logged.skipped)}")
     return 0
 
 
@@ -371,6 +401,7 @@ def _retrain(args, settings: Settings) -> int:
         args.margin,
         progress,
         reward=args.reward,
+        recent_cap=settings.recent_events_cap,
     )
     if args.json:
         print(json.dumps(outcome, default=str))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from journal.join import join_outcomes
+from journal.replay import DECISION, point_in_time
+from journal.skipped import skipped_lines
 from models.bundle import ModelBundle
 from models.catalog import Catalog
-from models.context import apply_event, new_context, profile_key
 from models.errors import NotFound, WayfinderError
 from models.journey import JourneyMap
 from models.registry import Registry
@@ -29,14 +31,29 @@ class GateRefused(WayfinderError):
     code = "gate_refused"
 
 
-def load_logged(decisions: Path | str, events_path: Path | str, journey: JourneyMap, window_hours: float = 24.0):
-    """(impressions joined to their rewards, events, join counts)."""
+@dataclasses.dataclass
+class Logged:
+    """What a policy is evaluated on: the logged impressions joined to their rewards, and the events."""
+
+    impressions: pd.DataFrame
+    events: pd.DataFrame
+    join: dict
+    """The outcome join's counts (journal.join)."""
+    skipped: dict
+    """Bad lines the journal's readers skipped (journal.skipped)."""
+
+
+def load_logged(
+    decisions: Path | str, events_path: Path | str, journey: JourneyMap, window_hours: float = 24.0
+) -> Logged:
+    """The decisions at `decisions` joined to the outcomes among the events at `events_path`."""
     events = read_events(events_path)
     impressions = read_impressions(decisions)
     if not len(impressions):
         raise NotFound(f"no logged decisions in {decisions}")
     joined = join_outcomes(impressions, events, journey.outcomes, window_hours * 3600, placement_rewards(impressions))
-    return joined.impressions, events, joined.counts
+    skipped = skipped_lines(events.attrs["bad_lines"], impressions.attrs["bad_lines"])
+    return Logged(joined.impressions, events, joined.counts, skipped)
 
 
 def target_choices(
@@ -172,32 +189,36 @@ def _candidate_sets(impressions: pd.DataFrame) -> list[tuple[str, ...]]:
 
 
 def _model_rankings(bundle, impressions, candidates, events, journey, catalog) -> list[list[str]]:
-    """Replay events in time order; at each decision rank its candidates by P(response)."""
-    order = np.argsort(impressions["ts"].to_numpy(), kind="stable")
+    """At each logged decision, replayed point in time, its candidates ranked by the model's objective."""
     rankings: list[list[str]] = [[] for _ in range(len(impressions))]
-    contexts: dict[str, dict] = {}
-    cache: dict[str, list[str]] = {}
-    columns = ["event_id", "visitor_id", "user_id", "type", "ts", "channel", "item_id"]
-    event_rows = events[columns].itertuples(index=False, name=None)
-    pending = next(event_rows, None)
-    for index in order:
-        row = impressions.iloc[index]
-        while pending is not None and pending[4] < row["ts"]:
-            event = dict(zip(columns, pending))
-            who = profile_key(event)
-            apply_event(contexts.setdefault(who, new_context(who)), event, journey)
-            pending = next(event_rows, None)
-        if row["decision_id"] not in cache:
-            who = row["user_id"] if isinstance(row["user_id"], str) else row["visitor_id"]
-            ctx = contexts.get(who) or new_context(who)
-            items = list(candidates[index])
-            profile = row["profile"] if isinstance(row["profile"], dict) else {}
-            scores = _objective_scores(
-                bundle, catalog, row["placement"], ctx, profile, row["channel"], row["ts"], items
-            )
-            cache[row["decision_id"]] = [items[i] for i in np.argsort(-scores, kind="stable")]
-        rankings[index] = cache[row["decision_id"]]
+    decisions = _logged_decisions(impressions)
+    for moment in point_in_time(events, decisions, journey, bundle.spec.recent_cap):
+        if moment.kind != DECISION:
+            continue
+        rows = moment.record["rows"]
+        row = impressions.iloc[rows[0]]
+        items = list(candidates[rows[0]])
+        profile = row["profile"] if isinstance(row["profile"], dict) else {}
+        scores = _objective_scores(
+            bundle, catalog, row["placement"], moment.context, profile, row["channel"], row["ts"], items
+        )
+        ranking = [items[i] for i in np.argsort(-scores, kind="stable")]
+        for index in rows:
+            rankings[index] = ranking
     return rankings
+
+
+def _logged_decisions(impressions: pd.DataFrame) -> list[dict]:
+    """One entry per decision, in time order: its `ts`, `who` (user, else visitor) and impression rows."""
+    decisions: dict[str, dict] = {}
+    for index in np.argsort(impressions["ts"].to_numpy(), kind="stable"):
+        row = impressions.iloc[index]
+        entry = decisions.get(row["decision_id"])
+        if entry is None:
+            who = row["user_id"] if isinstance(row["user_id"], str) else row["visitor_id"]
+            entry = decisions[row["decision_id"]] = {"ts": float(row["ts"]), "who": who, "rows": []}
+        entry["rows"].append(int(index))
+    return list(decisions.values())
 
 
 def _objective_scores(bundle, catalog: Catalog, placement: str, ctx, profile, channel, now: float, items: list[str]):

@@ -6,9 +6,10 @@ import datetime as dt
 from pathlib import Path
 
 from models.bundle import ModelBundle
+from models.bundle import recent_cap as bundle_recent_cap
 from models.catalog import Catalog
 from models.errors import BundleError, WayfinderError
-from models.features import FeatureSpec
+from models.features import DEFAULT_RECENT_CAP, FeatureSpec
 from models.journey import JourneyMap
 from models.registry import Registry
 from training.decision_logs import decision_files
@@ -51,9 +52,9 @@ def gated_promote(
             f"no logged decisions under {decisions} to compare {version} with the champion {champion}: "
             "serve traffic first, or pass --force --reason '...'"
         )
-    impressions, event_frame, counts = load_logged(decisions, events, journey)
-    result = gate(version, champion, impressions, event_frame, registry, journey, catalog, margin, reward)
-    result.update(champion_version=champion, challenger_version=version, join=counts)
+    logged = load_logged(decisions, events, journey)
+    result = gate(version, champion, logged.impressions, logged.events, registry, journey, catalog, margin, reward)
+    result.update(champion_version=champion, challenger_version=version, join=logged.join, skipped=logged.skipped)
     if not result["passed"]:
         low, high = result["difference"]["ci"]
         raise GateRefused(
@@ -74,6 +75,7 @@ def retrain(
     margin: float = DEFAULT_MARGIN,
     progress=print,
     reward: str = "response",
+    recent_cap: int = DEFAULT_RECENT_CAP,
 ) -> dict:
     """Train on the service's own event and decision logs, register, then promote through the gate.
 
@@ -83,7 +85,7 @@ def retrain(
     from training.train import train
 
     data_dir = Path(data_dir)
-    unchanged = _unchanged_since(registry, data_dir, journey)
+    unchanged = _unchanged_since(registry, data_dir, journey, recent_cap)
     if unchanged:
         progress(f"nothing new since {unchanged}: its data is the log as it is now")
         reason = f"the event and decision logs are unchanged since {unchanged} was trained"
@@ -98,6 +100,7 @@ def retrain(
         promote=False,
         progress=progress,
         decisions_path=decisions if has_decisions else None,
+        recent_cap=recent_cap,
     )
     progress(f"trained {summary['version']}; comparing with the champion {registry.current()}")
     try:
@@ -125,15 +128,15 @@ def _logged(decisions: Path) -> bool:
     return decisions.exists() and bool(decision_files(decisions))
 
 
-def _unchanged_since(registry: Registry, data_dir: Path, journey: JourneyMap) -> str | None:
-    """The latest version, if it was trained with this code's features on exactly the event and
-    decision logs there are now."""
+def _unchanged_since(registry: Registry, data_dir: Path, journey: JourneyMap, recent_cap: int) -> str | None:
+    """The latest version, if it was trained with this code's features and recent-events cap on exactly
+    the event and decision logs there are now."""
     versions = registry.versions()
     if not versions or not (data_dir / "events").exists():
         return None
     latest = versions[-1]
     manifest = registry.manifest(latest)
-    if manifest.get("features") != FeatureSpec(journey).signature:
+    if manifest.get("features") != FeatureSpec(journey).signature or bundle_recent_cap(manifest) != recent_cap:
         return None
     data = manifest.get("data", {})
     files = [str(f) for f in event_files(data_dir / "events")]

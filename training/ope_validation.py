@@ -46,7 +46,7 @@ def journey_of(kind: str) -> JourneyMap:
 def logged(imported: Path | str, kind: str) -> pd.DataFrame:
     """The impressions of an import, joined to their rewards."""
     imported = Path(imported)
-    impressions, _, _ = load_logged(imported / "decisions", imported / "events", journey_of(kind))
+    impressions = load_logged(imported / "decisions", imported / "events", journey_of(kind)).impressions
     return impressions
 
 
@@ -140,7 +140,8 @@ def hillstrom_wayfinder_model(imported: Path | str, registry: Path | str) -> dic
         profiles=read_profiles(imported / "profiles.jsonl"),
     )
     split_at = pd.Timestamp(summary["metrics"]["content"]["split_at"]).timestamp()
-    impressions, events, _ = load_logged(imported / "decisions", imported / "events", journey)
+    logged = load_logged(imported / "decisions", imported / "events", journey)
+    impressions, events = logged.impressions, logged.events
     later = impressions.loc[impressions["ts"].to_numpy() >= split_at].reset_index(drop=True)
     policies = [summary["version"], *(f"always:{arm}" for arm in HILLSTROM_ARMS), "uniform"]
     results = {p: evaluate(p, later, events, Registry(registry), journey, catalog) for p in policies}

@@ -11,8 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from journal.event_log import EVENT_COLUMNS
+from journal.event_log import EVENT_COLUMNS, day_files, is_journal, read_daily_log
 from models.errors import WayfinderError
+from training.event_checks import EventChecks
 
 COLUMNS = EVENT_COLUMNS
 _FAST_SCHEMA = pa.schema(
@@ -37,19 +38,24 @@ def event_files(path: Path | str) -> list[Path]:
     raise BadInput(f"{path}: no such file or directory")
 
 
-def read_events(path: Path | str, max_bad_rows: int = 0) -> pd.DataFrame:
+def read_events(path: Path | str, max_bad_rows: int = 0, checks: EventChecks | None = None) -> pd.DataFrame:
     """All events under `path`, canonical columns, sorted by time. Bad rows are reported or skipped.
 
-    A row is bad when visitor_id or type is missing or its timestamp cannot be read. Up to
-    `max_bad_rows` bad rows are skipped; one more stops the run with the file, row and reason.
+    A row is bad when visitor_id or type is missing or its timestamp cannot be read, or when it fails
+    the API's `checks` (type, channel, time bounds). Up to `max_bad_rows` bad rows are skipped (and
+    counted by reason in `attrs["bad_by_reason"]`); one more stops the run with the file, row and reason.
+    The service's own journal (a directory of day files) is read by its one reader instead, which
+    skips and counts a bad line wherever it is (`attrs["bad_lines"]`): a crash leaves a torn last line.
     """
+    if is_journal(path):
+        return _read_journal(Path(path))
     files = event_files(path)
     if not files:
         raise BadInput(f"{path}: no event files ({', '.join(SUFFIXES)}) found")
     frames, bad = [], []
     for file in files:
         frame = _read_file(file)
-        frame, file_bad = _normalise(frame, file)
+        frame, file_bad = _normalise(frame, file, checks)
         bad.extend(file_bad)
         if len(bad) > max_bad_rows:
             shown = "; ".join(bad[:5])
@@ -62,7 +68,19 @@ def read_events(path: Path | str, max_bad_rows: int = 0) -> pd.DataFrame:
     events = events.drop_duplicates("event_id", keep="first")
     events = events.sort_values(["ts", "visitor_id"], kind="stable").reset_index(drop=True)
     events.attrs["bad_rows"] = bad
+    events.attrs["bad_by_reason"] = _by_reason(bad)
+    events.attrs["bad_lines"] = 0
     events.attrs["files"] = [str(f) for f in files]
+    return events
+
+
+def _read_journal(directory: Path) -> pd.DataFrame:
+    files = day_files(directory)
+    logged = read_daily_log(directory)
+    events, _ = _normalise(logged, directory)  # the same dtypes as any other file's events
+    events.attrs.update(
+        bad_rows=[], bad_by_reason={}, bad_lines=int(logged.attrs["bad_lines"]), files=[str(f) for f in files]
+    )
     return events
 
 
@@ -106,7 +124,13 @@ def _read_json_lines_slowly(file: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _normalise(frame: pd.DataFrame, file: Path) -> tuple[pd.DataFrame, list[str]]:
+def _by_reason(bad: list[str]) -> dict[str, int]:
+    """Bad rows counted by their reason (the message without its file and row)."""
+    reasons = pd.Series([message.split(": ", 2)[-1] for message in bad], dtype=object)
+    return {str(k): int(v) for k, v in reasons.value_counts().items()}
+
+
+def _normalise(frame: pd.DataFrame, file: Path, checks: EventChecks | None = None) -> tuple[pd.DataFrame, list[str]]:
     frame = frame.copy()
     line = frame.pop("_line") if "_line" in frame else pd.Series(np.arange(len(frame)) + 2, index=frame.index)
     for column in COLUMNS:
@@ -135,6 +159,11 @@ def _normalise(frame: pd.DataFrame, file: Path) -> tuple[pd.DataFrame, list[str]
     if missing_ids.any():
         frame.loc[missing_ids, "event_id"] = [f"{file.name}:{i}" for i in np.flatnonzero(missing_ids.to_numpy())]
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    if checks is not None and len(frame):
+        refused = checks.reasons(frame)
+        rows = line.loc[frame.index].to_numpy()
+        bad += [f"{file}: row {rows[row]}: {refused[row]}" for row in np.flatnonzero(refused != "")]
+        frame = frame.loc[refused == ""]
     return frame, bad
 
 

@@ -1,4 +1,4 @@
-"""Replay events through the service's reducer and feature code: point-in-time training rows."""
+"""Training rows from the journal's point-in-time replay (journal/replay.py) and the serving feature code."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from models.context import apply_event, new_context, profile_key
+from journal.replay import BEFORE_EVENT, DECISION, point_in_time
+from models.context import profile_key
 from models.features import FeatureSpec, ItemStats
 from models.journey import EXIT
 
@@ -39,6 +40,8 @@ class Replay:
     content: ContentRows
     item_stats: ItemStats
     stage_mix: dict
+    candidate_items: int = 0
+    """How many items the engagement rows' negatives were drawn from (the data's own, and the catalog's)."""
 
 
 def next_stage_labels(events: pd.DataFrame, spec: FeatureSpec, horizon_s: float) -> np.ndarray:
@@ -81,7 +84,6 @@ def replay(
     catalog_items: dict,
     horizon_s: float,
     negatives: int = 4,
-    recent_cap: int = 50,
     max_rows: int | None = None,
     seed: int = 7,
     profiles: dict | None = None,
@@ -90,8 +92,10 @@ def replay(
 ) -> Replay:
     """Fold events in time order; emit a next-stage row after each event.
 
+    Contexts keep `spec.recent_cap` recent touchpoints, as the service keeps its recent_events_cap.
     Content rows: with logged `impressions` (joined to their rewards), one row per shown item with
-    the context as it was at the decision, its position, and weight 1 / max(propensity,
+    the context as it was at the decision, the profile the decision logged (what the model read;
+    `profiles` where it logged none), its position, and weight 1 / max(propensity,
     min_propensity); without, a choice before each item touch between that item and random others.
     """
     rng = np.random.default_rng(seed)
@@ -104,32 +108,21 @@ def replay(
     universe_index = {item: i for i, item in enumerate(universe)}
     profiles = profiles or {}
     item_stats = ItemStats()
-    contexts: dict[str, dict] = {}
     stage_mix: dict[str, int] = {}
     ns_X, ns_y, ns_ts = [], [], []
     ct_X, ct_y, ct_ts, ct_group, ct_items, ct_stages, ct_weight = [], [], [], [], [], [], []
     journey = spec.journey
     use_impressions = impressions is not None and len(impressions) > 0
     decisions = _decision_groups(impressions) if use_impressions else []
-    next_decision = 0
 
-    def emit_decisions_until(ts: float) -> None:
-        """Content rows for every decision made before `ts`, on the context as it was then."""
-        nonlocal next_decision
-        while next_decision < len(decisions) and decisions[next_decision]["ts"] <= ts:
-            d = decisions[next_decision]
-            ctx = contexts.get(d["who"]) or new_context(d["who"])
-            profile = profiles.get(d["who"], {})
+    for moment in point_in_time(events, decisions, journey, spec.recent_cap):
+        ctx = moment.context
+        if moment.kind == DECISION:
+            d = moment.record
+            profile = d["profile"] if d["profile"] is not None else profiles.get(d["who"], {})
             ct_X.append(
                 spec.content_matrix(
-                    ctx,
-                    d["ts"],
-                    d["channel"],
-                    d["items"],
-                    item_stats,
-                    catalog_items,
-                    profile,
-                    d["positions"],
+                    ctx, d["ts"], d["channel"], d["items"], item_stats, catalog_items, profile, d["positions"]
                 )
             )
             ct_y.extend(d["rewards"])
@@ -137,51 +130,34 @@ def replay(
                 # counted after the decision's own rows: a later decision sees it, this one does not
                 item_stats.add_impression(item_id, bool(reward))
             ct_ts.extend([d["ts"]] * len(d["items"]))
-            ct_group.extend([next_decision] * len(d["items"]))
+            ct_group.extend([moment.index] * len(d["items"]))
             ct_items.extend(d["items"])
             ct_stages.extend([ctx["stage"]] * len(d["items"]))
             ct_weight.extend(1.0 / np.clip(np.nan_to_num(d["propensities"], nan=1.0), min_propensity, 1.0))
-            next_decision += 1
-
-    columns = ["event_id", "visitor_id", "type", "ts", "channel", "item_id", "value", "user_id"]
-    for row_index, values in enumerate(events[columns].itertuples(index=False, name=None)):
-        event = dict(zip(columns, values))
-        if use_impressions:
-            emit_decisions_until(event["ts"])
-        visitor = profile_key(event)
-        ctx = contexts.get(visitor)
-        if ctx is None:
-            ctx = contexts[visitor] = new_context(visitor)
+            continue
+        event, row_index = moment.record, moment.index
         item = event["item_id"]
-        if not use_impressions and item is not None and sampled[row_index] and journey.stage_of(event["type"]):
-            choice = _sample_choice(item, universe, universe_index, negatives, rng)
-            profile = profiles.get(visitor, {})
-            block = spec.content_matrix(
-                ctx,
-                event["ts"],
-                event["channel"],
-                choice,
-                item_stats,
-                catalog_items,
-                profile,
-            )
-            ct_X.append(block)
-            ct_y.extend([1] + [0] * (len(choice) - 1))
-            ct_ts.extend([event["ts"]] * len(choice))
-            ct_group.extend([row_index] * len(choice))
-            ct_items.extend(choice)
-            ct_stages.extend([ctx["stage"]] * len(choice))
-        apply_event(ctx, event, journey, recent_cap)
         stage = journey.stage_of(event["type"])
+        if moment.kind == BEFORE_EVENT:
+            if not use_impressions and item is not None and sampled[row_index] and stage:
+                choice = _sample_choice(item, universe, universe_index, negatives, rng)
+                profile = profiles.get(profile_key(event), {})
+                ct_X.append(
+                    spec.content_matrix(ctx, event["ts"], event["channel"], choice, item_stats, catalog_items, profile)
+                )
+                ct_y.extend([1] + [0] * (len(choice) - 1))
+                ct_ts.extend([event["ts"]] * len(choice))
+                ct_group.extend([row_index] * len(choice))
+                ct_items.extend(choice)
+                ct_stages.extend([ctx["stage"]] * len(choice))
+            continue
         if item is not None and stage is not None:
             item_stats.add(item, stage)
         stage_mix[stage or "(no stage)"] = stage_mix.get(stage or "(no stage)", 0) + 1
         if keep_row[row_index]:
-            ns_X.append(spec.context_row(ctx, event["ts"], event["channel"], profiles.get(visitor)))
+            ns_X.append(spec.context_row(ctx, event["ts"], event["channel"], profiles.get(profile_key(event))))
             ns_y.append(labels[row_index])
             ns_ts.append(event["ts"])
-    if use_impressions:
-        emit_decisions_until(float("inf"))
     width_ns, width_ct = len(spec.context_names), len(spec.content_names)
     return Replay(
         next_stage=NextStageRows(
@@ -201,6 +177,7 @@ def replay(
         ),
         item_stats=item_stats,
         stage_mix=stage_mix,
+        candidate_items=len(universe),
     )
 
 
@@ -211,6 +188,7 @@ def _decision_groups(impressions: pd.DataFrame) -> list[dict]:
     ).sort_values(["ts", "decision_id", "position"], kind="stable")
     groups = []
     for decision_id, rows in frame.groupby("decision_id", sort=False):
+        logged_profile = rows["profile"].iloc[0] if "profile" in rows else None
         groups.append(
             {
                 "decision_id": decision_id,
@@ -221,6 +199,7 @@ def _decision_groups(impressions: pd.DataFrame) -> list[dict]:
                 "positions": rows["position"].astype(int).tolist(),
                 "rewards": rows["reward"].astype(int).tolist(),
                 "propensities": rows["propensity"].to_numpy(dtype=float),
+                "profile": logged_profile if isinstance(logged_profile, dict) else None,
             }
         )
     groups.sort(key=lambda g: g["ts"])

@@ -9,17 +9,20 @@ from pathlib import Path
 import numpy as np
 
 from journal.join import join_outcomes
+from journal.skipped import describe_skipped, skipped_lines
 from models.bundle import BUNDLE_FORMAT, ModelBundle, library_versions
 from models.catalog import Catalog
 from models.content import ContentModel, PopularityBaseline, RandomBaseline
 from models.errors import WayfinderError
-from models.features import FeatureSpec
+from models.features import DEFAULT_RECENT_CAP, FeatureSpec
 from models.journey import JourneyMap
 from models.next_stage import BaseRateBaseline, MarkovChainBaseline, NextStageModel
 from models.registry import Registry, new_version
-from training.decision_logs import decision_files, placement_rewards, read_impressions
+from training.decision_logs import decision_files, logged_profiles, placement_rewards, read_impressions
+from training.event_checks import EventChecks
 from training.metrics import binary_metrics, multiclass_metrics
 from training.readers import fingerprint, read_events
+from training.refit import boosting_rounds, refit_content, refit_next_stage
 from training.replay import replay
 from training.report import write_training_report
 
@@ -40,7 +43,7 @@ def train(
     events_path: Path | str,
     registry_dir: Path | str,
     journey: JourneyMap,
-    catalog: Catalog,
+    catalog: Catalog | None,
     horizon_days: float = 30.0,
     promote: bool = True,
     # promote=True makes a first version current; later ones must pass `promote`'s gate.
@@ -51,8 +54,20 @@ def train(
     reward_types: tuple[str, ...] | None = None,
     reward_window_hours: float = 24.0,
     profiles: dict | None = None,
+    recent_cap: int = DEFAULT_RECENT_CAP,
+    negatives: int = 4,
+    checks: EventChecks | None = None,
 ) -> dict:
     """The whole training run; returns the summary that `--json` prints.
+
+    With `decisions_path` and no `profiles`, next-stage rows read the profile each visitor's latest
+    logged decision read (static per visitor, as a profiles file is).
+    `catalog`: the items of the data being trained on (their tags, values, stages; negatives are
+    drawn from them too), or None when the data has none (an imported data set). `recent_cap`: how
+    many recent touchpoints a context keeps, the service's recent_events_cap. Both, and every other
+    setting that shapes features, are recorded in the bundle (`feature_settings`). Events read from
+    files get the API's `checks` (default: the journey map's types and channels, the default time
+    bounds); bad rows count against `max_bad_rows`.
 
     With `decisions_path`, the content model learns from logged impressions joined to their
     outcomes (rewards: `reward_types`, default the journey map's outcomes, within the window),
@@ -60,15 +75,23 @@ def train(
     """
     started = time.perf_counter()
     progress(f"reading events from {events_path}")
-    events = read_events(events_path, max_bad_rows=max_bad_rows)
+    checks = checks or EventChecks.from_settings(journey)
+    events = read_events(events_path, max_bad_rows=max_bad_rows, checks=checks)
     # fingerprints as read: lines a live service appends while this runs are not data it learned from
     data_fingerprint = fingerprint(events.attrs["files"])
     if len(events) < 50:
         raise NotEnoughData(f"{len(events)} events in {events_path}: need at least 50 to train and evaluate")
-    spec = FeatureSpec(journey)
+    spec = FeatureSpec(journey, recent_cap=recent_cap)
+    profiles_from = "a profiles file" if profiles is not None else None
+    catalog_items = catalog.items if catalog is not None else {}
     joined = None
+    bad_decision_lines = None
     if decisions_path is not None:
         impressions = read_impressions(decisions_path)
+        bad_decision_lines = impressions.attrs["bad_lines"]
+        if profiles is None:
+            profiles = logged_profiles(impressions)
+            profiles_from = "the decision log"
         decisions_fingerprint = fingerprint([str(f) for f in decision_files(decisions_path)])
         rewards = tuple(reward_types or journey.outcomes)
         joined = join_outcomes(impressions, events, rewards, reward_window_hours * 3600, placement_rewards(impressions))
@@ -76,12 +99,16 @@ def train(
             f"joined {len(impressions):,} impressions to outcomes {list(rewards)}: "
             + ", ".join(f"{k} {v:,}" for k, v in joined.counts.items())
         )
+    skipped = skipped_lines(events.attrs["bad_lines"], bad_decision_lines)
+    if describe_skipped(skipped):
+        progress(describe_skipped(skipped))
     progress(f"replaying {len(events):,} events from {events['visitor_id'].nunique():,} visitors")
     rows = replay(
         events,
         spec,
-        catalog.items,
+        catalog_items,
         horizon_days * 86_400,
+        negatives=negatives,
         max_rows=max_rows,
         profiles=profiles,
         impressions=joined.impressions if joined is not None else None,
@@ -94,6 +121,9 @@ def train(
     content_cutoff = cutoff if rows.content.source == "engagements" else _quantile(rows.content.ts)
     content, content_metrics = _fit_content(rows.content, spec, content_cutoff)
     progress("content model fitted")
+    next_stage, next_stage_metrics["refit"] = refit_next_stage(next_stage, rows.next_stage, spec.context_names)
+    content, content_metrics["refit"] = refit_content(content, rows.content, spec.content_names)
+    progress("both models refitted on all the data with the rounds evaluation found")
     version = new_version()
     files = events.attrs["files"]
     manifest = {
@@ -103,6 +133,15 @@ def train(
         "features": spec.signature,
         "next_stage_classes": list(journey.next_stage_classes),
         "horizon_days": horizon_days,
+        "feature_settings": {
+            "recent_events_cap": recent_cap,
+            "horizon_days": horizon_days,
+            "negatives": negatives,
+            "reward_types": list(reward_types or journey.outcomes),
+            "reward_window_hours": reward_window_hours,
+            "max_rows": max_rows,
+            "profiles": profiles_from,
+        },
         "journey": journey.to_dict(),
         "libraries": library_versions(),
         "data": {
@@ -111,10 +150,14 @@ def train(
             "events": int(len(events)),
             "visitors": int(events["visitor_id"].nunique()),
             "bad_rows_skipped": len(events.attrs["bad_rows"]),
+            "bad_rows_by_reason": events.attrs["bad_by_reason"],
+            "bad_lines_skipped": skipped,
             "time_range": [_iso(events["ts"].min()), _iso(events["ts"].max())],
             "split_at": _iso(cutoff),
             "stage_mix": rows.stage_mix,
             "content_rows_from": rows.content.source,
+            "catalog": {"items": len(catalog_items)} if catalog is not None else None,
+            "candidate_items": rows.candidate_items,
             **(
                 {
                     "decisions": str(decisions_path),
@@ -148,6 +191,8 @@ def train(
         "current": registry.current() == version,
         "seconds": round(time.perf_counter() - started, 2),
         "events": int(len(events)),
+        "skipped": skipped,
+        "bad_rows_by_reason": events.attrs["bad_by_reason"],
         "rows": {
             "next_stage": next_stage_metrics["rows"],
             "content": content_metrics["rows"],
@@ -180,6 +225,7 @@ def _fit_next_stage(rows, spec: FeatureSpec, cutoff: float):
     metrics["beats_baselines"] = all(
         metrics["model"]["log_loss"] < b["log_loss"] for b in metrics["baselines"].values()
     )
+    metrics["evaluated_num_trees"] = boosting_rounds(model.booster_)
     return model, metrics
 
 
@@ -214,6 +260,7 @@ def _fit_content(rows, spec: FeatureSpec, cutoff: float):
     metrics["beats_baselines"] = all(
         metrics["model"]["log_loss"] < b["log_loss"] for b in metrics["baselines"].values()
     )
+    metrics["evaluated_num_trees"] = boosting_rounds(model.booster_)
     return model, metrics
 
 

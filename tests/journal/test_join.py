@@ -1,6 +1,7 @@
 """Outcomes joined to decisions: by decision id, by last shown, and what is late, duplicate or orphan."""
 
 import pandas as pd
+import pytest
 
 from journal.join import join_outcomes
 
@@ -111,3 +112,16 @@ def test_decision_log_rows_carry_candidates_reward_and_shadow(tmp_path):
     assert list(rows["item_id"]) == ["a", "b"] and rows["propensity"].isna().tolist() == [False, True]
     assert rows["candidates"].iloc[0] == ("a", "b", "c") and rows["shadow_items"].iloc[1] == ("c", "a")
     assert placement_rewards(rows) == {"cart": ("add_to_cart",)}
+
+
+@pytest.mark.parametrize(
+    ("shown_as", "outcome_as"),
+    [("str", "object"), ("object", "str"), ("str", "str")],
+)
+def test_rule_two_joins_whatever_string_dtype_each_reader_produced(shown_as, outcome_as):
+    """pandas 3 reads strings as `str`, an object column of None stays `object`: keys must still join."""
+    shown = impressions().astype({"item_id": shown_as, "visitor_id": shown_as})
+    events = pd.DataFrame([outcome(11 * HOUR, "v1", "a"), outcome(12 * HOUR, "v2", "c", kind="dismiss")])
+    events = events.astype({"item_id": outcome_as, "visitor_id": outcome_as})
+    joined = join_outcomes(shown, events, ["click", "dismiss"], window_s=24 * HOUR)
+    assert joined.counts["by_last_shown"] == 2 and joined.counts["orphan"] == 0

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from journal.writer import host_name
+
 GOOD = {"visitor_id": "v1", "type": "configure_product", "channel": "web", "item_id": "hero_x5_m_sport"}
 
 
@@ -22,7 +24,7 @@ def test_one_event_updates_context_and_event_log(client, settings):
     assert visitor["counts"]["channel"] == {"web": 1}
     lines = event_log_lines(settings)
     assert [line["event_id"] for line in lines] == ["e1"]
-    assert (settings.data_dir / "events" / "2026-05-01.jsonl").exists()
+    assert [p.name for p in (settings.data_dir / "events").glob("2026-05-01.*")] == [f"2026-05-01.{host_name()}.jsonl"]
 
 
 def test_batch_keeps_good_events_and_reports_bad_ones_by_index(client, settings):

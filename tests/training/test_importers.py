@@ -15,6 +15,7 @@ from models.catalog import Catalog
 from models.journey import JourneyMap
 from training.__main__ import main
 from training.decision_logs import read_impressions
+from training.event_checks import EventChecks
 from training.importers import KINDS, import_dataset, importer
 from training.readers import COLUMNS, BadInput, read_events
 
@@ -74,6 +75,14 @@ def test_events_are_canonical_and_their_types_are_in_the_journey_map(imported, k
             assert ISO_UTC.match(row["timestamp"]), row
             stamp = pd.Timestamp(row["timestamp"]).timestamp()
             assert stamp == pytest.approx(row["ts"], abs=1e-6)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_imported_event_passes_the_apis_checks_under_its_own_map(imported, kind):
+    """Training checks file events as the API does: each data set's map declares its types and channels."""
+    _, _, events = imported(kind)
+    refused = EventChecks.from_settings(JourneyMap.load(JOURNEYS / f"{kind}.yaml")).reasons(events)
+    assert dict(zip(*np.unique(refused[refused != ""], return_counts=True))) == {}
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

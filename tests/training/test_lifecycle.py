@@ -143,3 +143,16 @@ def test_a_champion_this_code_cannot_load_does_not_block_promotion(served, capsy
     assert code == 0, err
     assert registry.current() == challenger
     assert "cannot be loaded" in registry.history()[-1]["reason"]
+
+
+def test_a_changed_recent_events_cap_is_a_reason_to_retrain(served, capsys, monkeypatch):
+    argv = ("--registry", served.registry, "retrain", "--data-dir", served.data_dir, "--json")
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    first = json.loads(out)["trained"]["version"]
+    monkeypatch.setenv("WAYFINDER_RECENT_EVENTS_CAP", "10")
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    again = json.loads(out)["trained"]
+    assert again is not None and again["version"] != first
+    assert Registry(served.registry).manifest(again["version"])["feature_settings"]["recent_events_cap"] == 10

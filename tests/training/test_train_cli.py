@@ -7,6 +7,7 @@ import pytest
 
 from models.features import FeatureSpec
 from training.__main__ import main
+from training.event_checks import EventChecks
 from training.readers import BadInput, read_events
 from training.replay import next_stage_labels
 
@@ -78,6 +79,53 @@ def test_bad_rows_are_skipped_up_to_the_limit(tmp_path):
     path.write_text("visitor_id,type,timestamp\na,page_view,2026-01-01T00:00:00Z\nb,page_view,never\n")
     events = read_events(path, max_bad_rows=1)
     assert list(events["visitor_id"]) == ["a"] and len(events.attrs["bad_rows"]) == 1
+
+
+GOOD_ROW = {"visitor_id": "a", "type": "page_view", "channel": "web", "timestamp": "2026-01-01T00:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"type": "mystery_event"}, "row 2: type: not in the journey map's events or outcomes"),
+        ({"channel": "carrier_pigeon"}, "row 2: channel: not one of the journey map's channels"),
+        ({"timestamp": "1999-12-31T23:59:59Z"}, "row 2: timestamp: before the earliest accepted"),
+        ({"timestamp": "2126-01-01T00:00:00Z"}, "row 2: timestamp: too far in the future"),
+    ],
+)
+def test_file_events_get_the_apis_checks(tmp_path, journey, change, message):
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps(GOOD_ROW) + "\n" + json.dumps({**GOOD_ROW, **change}) + "\n")
+    checks = EventChecks.from_settings(journey)
+    with pytest.raises(BadInput, match=message):
+        read_events(path, checks=checks)
+    events = read_events(path, max_bad_rows=1, checks=checks)
+    assert len(events) == 1 and events.attrs["bad_by_reason"] == {message.split(": ", 1)[1]: 1}
+
+
+def test_a_map_that_counts_unknowns_as_other_keeps_them(tmp_path, journey):
+    import dataclasses
+
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps({**GOOD_ROW, "type": "mystery_event", "channel": "carrier_pigeon"}) + "\n")
+    checks = EventChecks.from_settings(dataclasses.replace(journey, unknowns="other"))
+    assert len(read_events(path, checks=checks)) == 1
+
+
+def test_train_skips_refused_rows_under_max_bad_rows_and_counts_them_by_reason(capsys, tmp_path, demo_events):
+    events = tmp_path / "events.jsonl"
+    rows = [json.loads(line) for line in demo_events.read_text().splitlines()]
+    rows[5]["type"], rows[9]["channel"] = "mystery_event", "carrier_pigeon"
+    events.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    code, _, err = run(capsys, "--registry", str(tmp_path / "reg"), "train", "--events", str(events))
+    assert code == 2 and "2 bad rows" in err
+    argv = ["--registry", str(tmp_path / "reg"), "train", "--events", str(events), "--max-bad-rows", "2", "--json"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert json.loads(out)["bad_rows_by_reason"] == {
+        "type: not in the journey map's events or outcomes": 1,
+        "channel: not one of the journey map's channels": 1,
+    }
 
 
 def test_next_stage_labels_are_point_in_time_with_exit_and_censoring(journey):

@@ -38,6 +38,7 @@ def test_content_model_learns_from_logged_impressions(model_settings, capsys, jo
     manifest = Registry(registry).manifest(summary["version"])
     assert manifest["data"]["outcome_join"]["by_decision_id"] == clicks
     assert manifest["data"]["outcome_join"]["orphan"] == 0
+    assert manifest["feature_settings"]["profiles"] == "the decision log"
 
     bundle = ModelBundle.load(Registry(registry).path(summary["version"]), journey)
     ctx = new_context("fresh")
@@ -45,3 +46,18 @@ def test_content_model_learns_from_logged_impressions(model_settings, capsys, jo
     X = bundle.spec.content_matrix(ctx, logged_traffic.START.timestamp(), None, items, bundle.item_stats, catalog.items)
     p = bundle.content.predict(X)
     assert p[0] > p[1] and p[0] > p[2]
+
+
+def test_each_visitor_keeps_the_profile_its_latest_decision_logged():
+    import pandas as pd
+
+    from training.decision_logs import logged_profiles
+
+    impressions = pd.DataFrame(
+        {
+            "visitor_id": ["v1", "v1", "v2", "v3", "v4"],
+            "user_id": [None, None, "u1", "u1", None],
+            "profile": [{"segment": "a"}, {"segment": "b"}, {"segment": "c"}, {"segment": "d"}, {}],
+        }
+    )
+    assert logged_profiles(impressions) == {"v1": {"segment": "b"}, "u1": {"segment": "d"}}
