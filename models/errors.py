@@ -48,3 +48,10 @@ class BundleError(WayfinderError):
 class StoreUnavailable(WayfinderError):
     status_code = 503
     code = "store_unavailable"
+
+
+class DiskUnavailable(WayfinderError):
+    """Local disk refused a write (full, over quota, I/O error): nothing was accepted."""
+
+    status_code = 503
+    code = "disk_unavailable"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import logging
+from collections.abc import Callable
 
 from config.settings import Settings
 from journal.writer import DailyLog
@@ -11,11 +13,13 @@ from models.catalog import Catalog
 from models.journey import JourneyMap
 from models.registry import Registry
 from models.rules import Rules
+from service.background import Background
+from service.catalog_log import CatalogLog
 from service.catalog_store import CatalogStore
 from service.decide import DecisionEngine
 from service.ingest import Ingestor
 from service.model_holder import ModelHolder
-from service.redis_client import connect
+from service.redis_client import EmbeddedRedis, connect
 from service.spool import Spool
 from service.store import ContextStore
 
@@ -31,12 +35,19 @@ class Services:
     models: ModelHolder
     ingestor: Ingestor
     engine: DecisionEngine
+    background: Background
+    embedded_redis: EmbeddedRedis | None = None
 
 
 def build_services(settings: Settings) -> Services:
     journey = JourneyMap.load(settings.config_dir / "journey.yaml")
-    client = connect(settings)
-    catalogs = CatalogStore(client, settings.tenant, seed=Catalog.load(settings.config_dir))
+    client, embedded_redis = connect(settings)
+    catalogs = CatalogStore(
+        client,
+        settings.tenant,
+        seed=Catalog.load(settings.config_dir),
+        edits=CatalogLog(settings.data_dir / "catalog" / settings.tenant),
+    )
     store = ContextStore(
         client,
         journey,
@@ -47,7 +58,21 @@ def build_services(settings: Settings) -> Services:
     models = ModelHolder(Registry(settings.registry), journey, settings.reload_interval_s)
     event_log = DailyLog(settings.data_dir / "events")
     decision_log = DailyLog(settings.data_dir / "decisions")
-    ingestor = Ingestor(store, event_log, Spool(settings.data_dir / "spool"), settings.max_batch)
+    spool = Spool(settings.data_dir / "spool", settings.spool_max_bytes)
+    ingestor = Ingestor(store, event_log, spool, settings.max_batch)
     engine = DecisionEngine(store, catalogs, models, Rules.load(settings.config_dir / "rules.yaml"), decision_log)
+    background = Background(settings.spool_drain_interval_s, upkeep(embedded_redis, spool, store))
     log.info("%s model=%s", settings.summary(), models.version)
-    return Services(settings, journey, catalogs, store, models, ingestor, engine)
+    services = Services(settings, journey, catalogs, store, models, ingestor, engine, background, embedded_redis)
+    background.start()
+    return services
+
+
+def upkeep(embedded_redis: EmbeddedRedis | None, spool: Spool, store: ContextStore) -> list[tuple[str, Callable]]:
+    """The periodic tasks off the request path: the Redis watchdog first, then the spool drain."""
+    tasks: list[tuple[str, Callable]] = []
+    if embedded_redis is not None:
+        tasks.append(("embedded Redis watchdog", embedded_redis.ensure_running))
+        atexit.register(embedded_redis.stop)
+    tasks.append(("spool drain", lambda: spool.has_pending() and spool.drain(store.record)))
+    return tasks

@@ -14,13 +14,13 @@ blp = Blueprint("catalog", __name__, url_prefix="/v1", description="What can be 
 @blp.route("/catalog/items", methods=["GET"])
 @blp.response(200, ItemSchema(many=True))
 def list_items():
-    return [i.to_dict() for i in services().catalogs.current().items.values()]
+    return [i.to_dict() for i in services().catalogs.latest().items.values()]
 
 
 @blp.route("/catalog/items/<string:item_id>", methods=["GET"])
 @blp.response(200, ItemSchema)
 def get_item(item_id: str):
-    item = services().catalogs.current().items.get(item_id)
+    item = services().catalogs.latest().items.get(item_id)
     if item is None:
         raise NotFound(f"no item {item_id!r}")
     return item.to_dict()
@@ -42,13 +42,13 @@ def delete_item(item_id: str):
 @blp.route("/placements", methods=["GET"])
 @blp.response(200, PlacementSchema(many=True))
 def list_placements():
-    return [p.to_dict() for p in services().catalogs.current().placements.values()]
+    return [p.to_dict() for p in services().catalogs.latest().placements.values()]
 
 
 @blp.route("/placements/<string:placement_id>", methods=["GET"])
 @blp.response(200, PlacementSchema)
 def get_placement(placement_id: str):
-    placement = services().catalogs.current().placements.get(placement_id)
+    placement = services().catalogs.latest().placements.get(placement_id)
     if placement is None:
         raise NotFound(f"no placement {placement_id!r}")
     return placement.to_dict()
