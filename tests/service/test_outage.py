@@ -104,6 +104,7 @@ def test_a_full_spool_answers_503(settings):
         for i in range(5)
     ]
     assert statuses[0] == 200 and statuses[-1] == 503
-    assert "spool_max_bytes" in client.post("/v1/events", json={"visitor_id": "v", "type": "page_view"}).get_json()[
-        "message"
-    ]
+    assert (
+        "spool_max_bytes"
+        in client.post("/v1/events", json={"visitor_id": "v", "type": "page_view"}).get_json()["message"]
+    )
