@@ -58,6 +58,7 @@ class EmbeddedRedis:
         self.pidfile = self.directory / "redis.pid"
         self.lock_path = self.directory / "supervisor.lock"
         self.restarts = 0
+        self._stopping = False
         self._lock_handle = None
         self._process: subprocess.Popen | None = None
         os.register_at_fork(after_in_child=self._forget_after_fork)
@@ -68,7 +69,7 @@ class EmbeddedRedis:
 
     def ensure_running(self) -> None:
         """Start the server if this process supervises it and it is not running (or has died)."""
-        if not self._take_lock():
+        if self._stopping or not self._take_lock():
             return
         if self._process is not None and self._process.poll() is not None:
             log.error(
@@ -81,6 +82,7 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         """Save and stop the server this process started (at exit of the supervising process)."""
+        self._stopping = True
         if self._process is None or self._process.poll() is not None:
             return
         with contextlib.suppress(redis.RedisError):
