@@ -1,0 +1,60 @@
+"""The embedded Redis dies under gunicorn --preload: the master restarts it; requests fall back fast meanwhile."""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.faults.processes import Gunicorn, wait_for
+
+pytestmark = pytest.mark.faults
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_the_master_restarts_a_killed_embedded_redis(tmp_path):
+    data_dir = tmp_path / "var"
+    pidfile = data_dir / "redis" / "redis.pid"
+    server = Gunicorn(
+        {"WAYFINDER_REDIS_URL": "", "WAYFINDER_DATA_DIR": str(data_dir), "WAYFINDER_REGISTRY": str(tmp_path / "reg")},
+        preload=True,
+    )
+    try:
+        server.start()
+        first = int(pidfile.read_text())
+        assert parent_of(first) == server.process.pid, "the gunicorn master supervises the embedded Redis"
+        assert server.request("POST", "/v1/events", {"visitor_id": "v1", "type": "page_view"})[1]["accepted"] == 1
+
+        os.kill(first, signal.SIGKILL)
+        killed_at = time.monotonic()
+        latencies, policies = [], set()
+        while time.monotonic() - killed_at < 0.8:
+            started = time.perf_counter()
+            status, body = server.request("POST", "/v1/decisions", {"visitor_id": "v1", "placement": "home_hero"})
+            latencies.append(time.perf_counter() - started)
+            assert status == 200, body
+            policies.add(body["policy"])
+        answer = server.request("POST", "/v1/events", {"visitor_id": "v1", "type": "page_view", "event_id": "during"})
+        assert answer[0] == 200
+
+        def restarted():
+            pid = int(pidfile.read_text())
+            return pid != first and server.get("/readyz")[1]["checks"]["store"] and pid
+
+        second = wait_for(restarted, what="the embedded Redis is back")
+        print(
+            f"\ndecisions while the embedded Redis was down: {len(latencies)}, policies {sorted(policies)}, "
+            f"latency median {sorted(latencies)[len(latencies) // 2] * 1000:.1f} ms, "
+            f"max {max(latencies) * 1000:.1f} ms; back (readyz store true) after "
+            f"{time.monotonic() - killed_at:.2f} s"
+        )
+        assert parent_of(second) == server.process.pid
+        assert server.request("POST", "/v1/events", {"visitor_id": "v1", "type": "page_view"})[1]["accepted"] == 1
+        assert server.request("POST", "/v1/decisions", {"visitor_id": "v1", "placement": "home_hero"})[0] == 200
+    finally:
+        server.stop()
+    assert wait_for(lambda: not Path(f"/proc/{second}").exists(), what="the master stops its Redis on exit")
