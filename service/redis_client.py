@@ -72,9 +72,7 @@ class EmbeddedRedis:
         if self._stopping or not self._take_lock():
             return
         if self._process is not None and self._process.poll() is not None:
-            log.error(
-                "embedded Redis (pid %d) exited with %s: restarting it", self._process.pid, self._process.returncode
-            )
+            log.error("embedded Redis (pid %d) is gone: restarting it", self._process.pid)
             self._process = None
         if self._server_pid() is not None:
             return
