@@ -19,6 +19,15 @@ from service.catalog_log import CatalogLog
 log = logging.getLogger(__name__)
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
+# Apply one edit only to a seeded catalog: after an empty restart, writing one field (and creating
+# the version key) would leave every worker loading a catalog of that one entry.
+APPLY_EDIT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[2], ARGV[2]) else redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) end
+redis.call('INCR', KEYS[3])
+return 1
+"""
+
 
 class InUse(WayfinderError):
     status_code = 409
@@ -48,6 +57,7 @@ class CatalogStore:
         self._catalog = seed
         self._version: int | None = None
         self._lock = threading.Lock()
+        self._apply_edit = client.register_script(APPLY_EDIT)
         try:
             self.ensure_seeded()
             self.reload()
@@ -192,13 +202,12 @@ class CatalogStore:
             self.ensure_seeded()
             with self.edits.locked():
                 self.edits.append(record)
-                pipe = self.client.pipeline(transaction=True)
-                if record["op"].startswith("put"):
-                    pipe.hset(key, record["id"], json.dumps(record["value"]))
-                else:
-                    pipe.hdel(key, record["id"])
-                pipe.incr(self.version_key)
-                pipe.execute()
+                value = json.dumps(record["value"]) if record["op"].startswith("put") else ""
+                applied = self._apply_edit(
+                    keys=[self.seeded_key, key, self.version_key], args=[self.fingerprint, record["id"], value]
+                )
+            if not applied:  # Redis lost the catalog since we looked: rebuild it (the log has this edit)
+                self.ensure_seeded()
             self.reload()
         except REDIS_DOWN as exc:
             raise StoreUnavailable(
