@@ -1,5 +1,6 @@
 """The embedded Redis dies under gunicorn --preload: the master restarts it; requests fall back fast meanwhile."""
 
+import contextlib
 import os
 import signal
 import time
@@ -58,3 +59,32 @@ def test_the_master_restarts_a_killed_embedded_redis(tmp_path):
     finally:
         server.stop()
     assert wait_for(lambda: not Path(f"/proc/{second}").exists(), what="the master stops its Redis on exit")
+
+
+def test_without_preload_one_worker_supervises_and_another_takes_over_when_it_dies(tmp_path):
+    data_dir = tmp_path / "var"
+    pidfile = data_dir / "redis" / "redis.pid"
+    server = Gunicorn(
+        {"WAYFINDER_REDIS_URL": "", "WAYFINDER_DATA_DIR": str(data_dir), "WAYFINDER_REGISTRY": str(tmp_path / "reg")}
+    )
+    try:
+        server.start()
+        first = int(pidfile.read_text())
+        supervisor = parent_of(first)
+        assert supervisor in server.worker_pids(), "the first worker to start supervises the embedded Redis"
+        os.kill(supervisor, signal.SIGKILL)  # the server lives on in its own session
+        assert server.request("POST", "/v1/events", {"visitor_id": "v1", "type": "page_view"})[1]["accepted"] == 1
+        os.kill(first, signal.SIGKILL)
+
+        def restarted_by_a_live_worker():
+            pid = int(pidfile.read_text())
+            return (
+                pid != first and parent_of(pid) in server.worker_pids() and server.get("/readyz")[1]["checks"]["store"]
+            )
+
+        wait_for(restarted_by_a_live_worker, what="another worker took over and restarted the embedded Redis")
+        assert server.request("POST", "/v1/events", {"visitor_id": "v1", "type": "page_view"})[1]["accepted"] == 1
+    finally:
+        server.stop()
+        with contextlib.suppress(ValueError, OSError):
+            os.kill(int(pidfile.read_text()), signal.SIGTERM)

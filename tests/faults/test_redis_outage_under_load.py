@@ -29,6 +29,8 @@ def test_killing_redis_under_load_loses_no_accepted_event(tmp_path):
         redis_server.kill()
         down_at = time.monotonic()
         wait_for(lambda: (data_dir / "spool" / "pending.jsonl").exists(), what="events are being spooled")
+        status, ready = server.get("/readyz")
+        assert (status, ready["status"], ready["checks"]["store"]) == (200, "degraded", False)
         time.sleep(1.0)
         accepted_while_down = load.sent
         redis_server.start()  # same port and append-only file: what was written before the kill is back
