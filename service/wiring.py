@@ -42,6 +42,8 @@ class Services:
 def build_services(settings: Settings) -> Services:
     journey = JourneyMap.load(settings.config_dir / "journey.yaml")
     client, embedded_redis = connect(settings)
+    if embedded_redis is not None:
+        atexit.register(embedded_redis.stop)  # a no-op outside the process that supervises it
     catalogs = CatalogStore(
         client,
         settings.tenant,
@@ -69,10 +71,9 @@ def build_services(settings: Settings) -> Services:
 
 
 def upkeep(embedded_redis: EmbeddedRedis | None, spool: Spool, store: ContextStore) -> list[tuple[str, Callable]]:
-    """The periodic tasks off the request path: the Redis watchdog first, then the spool drain."""
+    """The periodic tasks off the request path (every spool_drain_interval_s): the Redis watchdog, the spool drain."""
     tasks: list[tuple[str, Callable]] = []
     if embedded_redis is not None:
         tasks.append(("embedded Redis watchdog", embedded_redis.ensure_running))
-        atexit.register(embedded_redis.stop)
     tasks.append(("spool drain", lambda: spool.has_pending() and spool.drain(store.record)))
     return tasks
