@@ -1,13 +1,14 @@
 """Outage figures on real processes (a redis-server of our own, gunicorn with 2 workers); prints, asserts nothing.
 
     .venv/bin/python bench/spool_bench.py                  # spool 20,000 events, time the drain
-    .venv/bin/python bench/spool_bench.py --events 5000 --embedded-crash
+    .venv/bin/python bench/spool_bench.py --events 5000 --embedded-crash --hung-redis
 
 1. Spool drain: Redis is killed, --events events are posted (batches of 1,000: all spooled),
    Redis comes back; prints how long the background drain takes and the latency of decisions
    and events sent meanwhile, beside the same requests before the outage.
 2. With --embedded-crash: gunicorn --preload on the embedded Redis; the server is SIGKILLed and
    the script prints decision latency until the master's watchdog has it back, and the time to restart.
+3. With --hung-redis: Redis is SIGSTOPped (connections accepted, never answered) for 5 s.
 """
 
 from __future__ import annotations
@@ -108,6 +109,25 @@ def spool_drain(work: Path, events: int) -> None:
         redis_server.kill()
 
 
+def hung_redis(work: Path) -> None:
+    redis_server = RedisServer(work / "redis").start()
+    environment = {
+        "WAYFINDER_REDIS_URL": redis_server.url,
+        "WAYFINDER_DATA_DIR": str(work / "var"),
+        "WAYFINDER_REGISTRY": str(work / "registry"),
+    }
+    server = Gunicorn(environment).start()
+    try:
+        redis_server.process.send_signal(signal.SIGSTOP)  # accepts connections, never answers
+        with Prober(server) as during:
+            time.sleep(5)
+        print(f"Redis hung (SIGSTOP): {summary(during.latencies)}, errors {during.errors}")
+        redis_server.process.send_signal(signal.SIGCONT)
+    finally:
+        server.stop()
+        redis_server.kill()
+
+
 def embedded_crash(work: Path) -> None:
     data_dir = work / "var"
     server = Gunicorn(
@@ -135,9 +155,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--embedded-crash", action="store_true", help="also time an embedded-Redis crash")
+    parser.add_argument("--hung-redis", action="store_true", help="also time requests while Redis hangs")
+    parser.add_argument("--skip-drain", action="store_true", help="skip the spool drain figures")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="spool-bench-") as work:
-        spool_drain(Path(work) / "drain", args.events)
+        if not args.skip_drain:
+            spool_drain(Path(work) / "drain", args.events)
+        if args.hung_redis:
+            hung_redis(Path(work) / "hung")
         if args.embedded_crash:
             embedded_crash(Path(work) / "crash")
 

@@ -21,21 +21,77 @@ from config.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def client_options() -> dict:
+BREAKER_OPEN_S = 1.0
+"""After a Redis timeout, calls fail at once for this long instead of each waiting out its own."""
+
+
+def client_options(base: type[redis.Connection]) -> dict:
     """Fail fast during an outage so the request falls back at once. redis-py's default retries
     three times with backoff from 1 s: requests took 3 to 4.6 s each while Redis was down. One
-    immediate retry still hides a pooled connection the server closed when it restarted."""
-    return {"socket_timeout": 0.5, "socket_connect_timeout": 0.5, "retry": Retry(NoBackoff(), 1)}
+    immediate retry still hides a pooled connection the server closed when it restarted. A hung
+    Redis (connections accepted, never answered) cost each request 1 s (two 0.5 s timeouts):
+    the circuit breaker makes that one request per second per process."""
+    return {
+        "socket_timeout": 0.5,
+        "socket_connect_timeout": 0.5,
+        "retry": Retry(NoBackoff(), 1),
+        "connection_class": _with_breaker(base, Breaker(BREAKER_OPEN_S)),
+    }
 
 
 def connect(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
     """A client for WAYFINDER_REDIS_URL, or for the embedded server under the data dir (and its supervisor)."""
     if settings.redis_url:
-        return redis.Redis.from_url(settings.redis_url, health_check_interval=30, **client_options()), None
+        scheme = settings.redis_url.split("://", 1)[0]
+        base = {"unix": redis.UnixDomainSocketConnection, "rediss": redis.SSLConnection}.get(scheme, redis.Connection)
+        return redis.Redis.from_url(settings.redis_url, health_check_interval=30, **client_options(base)), None
     embedded = EmbeddedRedis(settings.embedded_redis_file)
     embedded.ensure_running()
-    client = redis.Redis(unix_socket_path=str(embedded.socket), **client_options())
+    client = redis.Redis.from_url(f"unix://{embedded.socket}", **client_options(redis.UnixDomainSocketConnection))
     return client, embedded
+
+
+class Breaker:
+    """Open for `open_s` after a timeout: calls then raise ConnectionError at once (the caller falls back)."""
+
+    def __init__(self, open_s: float):
+        self.open_s = open_s
+        self.open_until = 0.0
+
+    def check(self) -> None:
+        if time.monotonic() < self.open_until:
+            raise redis.ConnectionError(
+                f"Redis timed out under {self.open_s:.0f} s ago: not waiting on it (breaker open)"
+            )
+
+    def trip(self) -> None:
+        self.open_until = time.monotonic() + self.open_s
+
+
+def _with_breaker(base: type[redis.Connection], breaker: Breaker) -> type[redis.Connection]:
+    """`base` whose connects and sends check the breaker, and whose timeouts trip it."""
+
+    class BreakerConnection(base):
+        def connect(self):
+            breaker.check()
+            try:
+                return super().connect()
+            except redis.TimeoutError:
+                breaker.trip()
+                raise
+
+        def send_packed_command(self, command, check_health=True):
+            breaker.check()
+            return super().send_packed_command(command, check_health)
+
+        def read_response(self, *args, **kwargs):
+            try:
+                return super().read_response(*args, **kwargs)
+            except redis.TimeoutError:
+                breaker.trip()
+                raise
+
+    return BreakerConnection
 
 
 class EmbeddedRedis:

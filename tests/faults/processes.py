@@ -28,10 +28,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for(condition, deadline_s: float = 30.0, what: str = "condition"):
-    """Poll until `condition()` is truthy (a generous deadline, never a timing assert)."""
+def wait_for(condition, deadline_s: float = 30.0, what: str = "condition", abort=lambda: False):
+    """Poll until `condition()` is truthy (a generous deadline, never a timing assert); stop early on `abort()`."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
+        if abort():
+            raise AssertionError(f"{what}: gave up, the process it waits on has exited")
         with contextlib.suppress(Exception):
             value = condition()
             if value:
@@ -89,7 +91,12 @@ class Gunicorn:
     def start(self, workers: int = 2) -> Gunicorn:
         env = {**os.environ, "WAYFINDER_LOG_LEVEL": "WARNING", **self.environment}
         self.process = subprocess.Popen(self.command, cwd=ROOT, env=env)
-        wait_for(lambda: len(self.worker_pids()) == workers and self.get("/healthz")[0] == 200, 60, "gunicorn up")
+        wait_for(
+            lambda: len(self.worker_pids()) == workers and self.get("/healthz")[0] == 200,
+            60,
+            "gunicorn up",
+            abort=lambda: self.process.poll() is not None,
+        )
         return self
 
     def stop(self) -> None:
