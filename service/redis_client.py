@@ -139,10 +139,21 @@ class EmbeddedRedis:
         self._stopping = True
         if self._process is None or self._process.poll() is not None:
             return
-        with contextlib.suppress(redis.RedisError):
-            redis.Redis(unix_socket_path=str(self.socket), socket_timeout=10).shutdown(save=True)
-        with contextlib.suppress(subprocess.TimeoutExpired):
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=10)
+        try:
+            client.shutdown(save=True)
+        except redis.ConnectionError:
+            pass  # the server closes the connection as it exits
+        except redis.RedisError as exc:
+            # a failed save makes Redis refuse to exit (it lingered after its directory was removed)
+            log.warning("embedded Redis could not save at exit, stopping it without saving: %s", exc)
+            with contextlib.suppress(redis.RedisError):
+                client.shutdown(nosave=True)
+        try:
             self._process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
 
     def pid(self) -> int | None:
         return self._server_pid()

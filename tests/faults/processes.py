@@ -91,12 +91,16 @@ class Gunicorn:
     def start(self, workers: int = 2) -> Gunicorn:
         env = {**os.environ, "WAYFINDER_LOG_LEVEL": "WARNING", **self.environment}
         self.process = subprocess.Popen(self.command, cwd=ROOT, env=env)
-        wait_for(
-            lambda: len(self.worker_pids()) == workers and self.get("/healthz")[0] == 200,
-            60,
-            "gunicorn up",
-            abort=lambda: self.process.poll() is not None,
-        )
+        try:
+            wait_for(
+                lambda: len(self.worker_pids()) == workers and self.get("/healthz")[0] == 200,
+                60,
+                "gunicorn up",
+                abort=lambda: self.process.poll() is not None,
+            )
+        except AssertionError:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -109,7 +113,8 @@ class Gunicorn:
                 self.process.wait()
 
     def worker_pids(self) -> list[int]:
-        return children(self.process.pid)
+        """The master's gunicorn children (not the embedded redis-server it may supervise)."""
+        return [pid for pid in children(self.process.pid) if b"gunicorn" in _cmdline(pid)]
 
     def get(self, path: str) -> tuple[int, dict]:
         return self.request("GET", path)
@@ -124,6 +129,13 @@ class Gunicorn:
                 return answer.status, json.loads(raw) if raw else {}
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}")
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def children(pid: int) -> list[int]:
