@@ -26,7 +26,7 @@ def test_the_master_restarts_a_killed_embedded_redis(tmp_path):
     )
     try:
         server.start()
-        first = int(pidfile.read_text())
+        first = wait_for(lambda: int(pidfile.read_text()), what="the embedded Redis wrote its pidfile")
         assert parent_of(first) == server.process.pid, "the gunicorn master supervises the embedded Redis"
         assert server.request("POST", "/v1/events", {"visitor_id": "v1", "type": "page_view"})[1]["accepted"] == 1
 
@@ -69,7 +69,7 @@ def test_without_preload_one_worker_supervises_and_another_takes_over_when_it_di
     )
     try:
         server.start()
-        first = int(pidfile.read_text())
+        first = wait_for(lambda: int(pidfile.read_text()), what="the embedded Redis wrote its pidfile")
         supervisor = parent_of(first)
         assert supervisor in server.worker_pids(), "the first worker to start supervises the embedded Redis"
         os.kill(supervisor, signal.SIGKILL)  # the server lives on in its own session
