@@ -55,6 +55,8 @@ class Settings:
     """Item popularity (catalog items only) halves in weight every this many days."""
     spool_drain_interval_s: float = 1.0
     """How often a background thread looks for spooled events to apply once Redis is back."""
+    spool_max_bytes: int = 1 << 30
+    """Events spooled during an outage stop being accepted (503) once the spool holds this many bytes."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

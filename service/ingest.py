@@ -1,20 +1,20 @@
-"""Accepting touchpoints: validate each, log new ones durably, fold them into context, spool on outage."""
+"""Accepting touchpoints: validate each, log new ones durably, fold them into context, spool on outage.
+
+Requests never replay the spool: service/background.py drains it in its own thread."""
 
 from __future__ import annotations
 
 import logging
-import time
 
 from marshmallow import ValidationError
 
 from journal.writer import DailyLog
-from models.errors import StoreUnavailable, ValidationFailed
+from models.errors import DiskUnavailable, StoreUnavailable, ValidationFailed
 from models.events import EARLIEST, FUTURE_MARGIN_S, parse_event
 from service.spool import Spool
 from service.store import ContextStore
 
 log = logging.getLogger(__name__)
-SPOOL_CHECK_INTERVAL_S = 5.0
 
 
 class Ingestor:
@@ -33,7 +33,6 @@ class Ingestor:
         self.event_log = event_log
         self.spool = spool
         self.max_batch = max_batch
-        self._next_spool_check = 0.0
 
     def ingest(self, body: object) -> tuple[dict, int]:
         """One event or {"events": [...]}: returns the per-event answer and its HTTP status."""
@@ -70,26 +69,26 @@ class Ingestor:
         raise ValidationFailed('body must be an event object or {"events": [...]}', {"_schema": ["not an object"]})
 
     def _record(self, events: list[dict]) -> tuple[int, int]:
-        """(new events applied, events spooled for later)."""
+        """(new events applied, events spooled for the background drainer)."""
         logged: set[str] = set()
 
         def log_durably(fresh: list[dict]) -> None:
-            self.event_log.append(fresh)
+            self._journal(fresh)
             logged.update(e["event_id"] for e in fresh)
 
         try:
-            self._drain_spool_now_and_then()
             return len(self.store.record(events, before_commit=log_durably)), 0
         except StoreUnavailable as error:
             log.warning("spooling %d events: %s", len(events), error.message)
-            self.event_log.append([e for e in events if e["event_id"] not in logged])
+            self._journal([e for e in events if e["event_id"] not in logged])
             self.spool.add(events)
             return 0, len(events)
 
-    def _drain_spool_now_and_then(self) -> None:
-        now = time.monotonic()
-        if now < self._next_spool_check:
-            return
-        self._next_spool_check = now + SPOOL_CHECK_INTERVAL_S
-        if self.spool.path.exists():
-            self.spool.drain(self.store.record)
+    def _journal(self, events: list[dict]) -> None:
+        """Append durably, or refuse the request with 503: no 2xx for an event the disk did not take."""
+        try:
+            self.event_log.append(events)
+        except OSError as exc:
+            raise DiskUnavailable(
+                f"cannot write the event log ({exc.strerror}): nothing was accepted; free disk space and retry"
+            ) from exc

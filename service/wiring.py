@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from config.settings import Settings
 from journal.writer import DailyLog
@@ -12,12 +14,14 @@ from models.catalog import Catalog
 from models.journey import JourneyMap
 from models.registry import Registry
 from models.rules import Rules
+from service.background import Background
+from service.catalog_log import CatalogLog
 from service.catalog_store import CatalogStore
 from service.decide import DecisionEngine
 from service.ingest import Ingestor
 from service.model_holder import ModelHolder
 from service.recovery import Recovery
-from service.redis_client import connect
+from service.redis_client import EmbeddedRedis, connect
 from service.spool import Spool
 from service.store import ContextStore
 
@@ -33,13 +37,22 @@ class Services:
     models: ModelHolder
     ingestor: Ingestor
     engine: DecisionEngine
+    background: Background
+    embedded_redis: EmbeddedRedis | None = None
     recovery: Recovery | None = None
 
 
 def build_services(settings: Settings) -> Services:
     journey = JourneyMap.load(settings.config_dir / "journey.yaml")
-    client = connect(settings)
-    catalogs = CatalogStore(client, settings.tenant, seed=Catalog.load(settings.config_dir))
+    client, embedded_redis = connect(settings)
+    if embedded_redis is not None:
+        atexit.register(embedded_redis.stop)  # a no-op outside the process that supervises it
+    catalogs = CatalogStore(
+        client,
+        settings.tenant,
+        seed=Catalog.load(settings.config_dir),
+        edits=CatalogLog(settings.data_dir / "catalog" / settings.tenant),
+    )
     store = ContextStore(
         client,
         journey,
@@ -56,14 +69,29 @@ def build_services(settings: Settings) -> Services:
     models = ModelHolder(Registry(settings.registry), journey, settings.reload_interval_s)
     event_log = DailyLog(settings.data_dir / "events", host=settings.journal_host)
     decision_log = DailyLog(settings.data_dir / "decisions", host=settings.journal_host)
+    spool = Spool(settings.data_dir / "spool", settings.spool_max_bytes)
     ingestor = Ingestor(
         store,
         event_log,
-        Spool(settings.data_dir / "spool"),
+        spool,
         settings.max_batch,
         earliest=dt.datetime.fromisoformat(settings.earliest_timestamp),
         future_margin_s=settings.future_margin_s,
     )
     engine = DecisionEngine(store, catalogs, models, Rules.load(settings.config_dir / "rules.yaml"), decision_log)
+    background = Background(settings.spool_drain_interval_s, upkeep(embedded_redis, spool, store))
     log.info("%s model=%s", settings.summary(), models.version)
-    return Services(settings, journey, catalogs, store, models, ingestor, engine, recovery)
+    services = Services(
+        settings, journey, catalogs, store, models, ingestor, engine, background, embedded_redis, recovery
+    )
+    background.start()
+    return services
+
+
+def upkeep(embedded_redis: EmbeddedRedis | None, spool: Spool, store: ContextStore) -> list[tuple[str, Callable]]:
+    """The periodic tasks off the request path (every spool_drain_interval_s): the Redis watchdog, the spool drain."""
+    tasks: list[tuple[str, Callable]] = []
+    if embedded_redis is not None:
+        tasks.append(("embedded Redis watchdog", embedded_redis.ensure_running))
+    tasks.append(("spool drain", lambda: spool.has_pending() and spool.drain(store.record)))
+    return tasks

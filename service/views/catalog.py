@@ -16,14 +16,14 @@ blp = Blueprint("catalog", __name__, url_prefix="/v1", description="What can be 
 @blp.route("/catalog/items", methods=["GET"])
 @blp.response(200, ItemSchema(many=True))
 def list_items():
-    return list(services().catalogs.current().items.values())
+    return list(services().catalogs.latest().items.values())
 
 
 @blp.route("/catalog/items/<name:item_id>", methods=["GET"])
 @blp.refuses(404)
 @blp.response(200, ItemSchema)
 def get_item(item_id: str):
-    item = services().catalogs.current().items.get(item_id)
+    item = services().catalogs.latest().items.get(item_id)
     if item is None:
         raise NotFound(f"no item {item_id!r}")
     return item
@@ -49,14 +49,14 @@ def delete_item(item_id: str):
 @blp.route("/placements", methods=["GET"])
 @blp.response(200, PlacementSchema(many=True))
 def list_placements():
-    return list(services().catalogs.current().placements.values())
+    return list(services().catalogs.latest().placements.values())
 
 
 @blp.route("/placements/<name:placement_id>", methods=["GET"])
 @blp.refuses(404)
 @blp.response(200, PlacementSchema)
 def get_placement(placement_id: str):
-    placement = services().catalogs.current().placements.get(placement_id)
+    placement = services().catalogs.latest().placements.get(placement_id)
     if placement is None:
         raise NotFound(f"no placement {placement_id!r}")
     return placement

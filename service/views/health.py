@@ -1,7 +1,8 @@
-"""GET /healthz (the process is up) and GET /readyz (store reachable, model loaded)."""
+"""GET /healthz (the process is up) and GET /readyz (can this instance answer; docs/operations.md)."""
 
 from flask_smorest import Blueprint
 
+from service.readiness import readiness
 from service.schemas import HealthSchema
 from service.views import services
 
@@ -15,16 +16,8 @@ def healthz():
 
 
 @blp.route("/readyz", methods=["GET"])
-@blp.response(200, HealthSchema)
-@blp.alt_response(503, schema=HealthSchema, description="Store unreachable or no model loaded")
+@blp.response(200, HealthSchema, description="ready, or degraded: serving from its fallbacks")
+@blp.alt_response(503, schema=HealthSchema, description="not ready: nothing useful can be answered")
 def readyz():
-    state = services()
-    bundle = state.models.get()
-    checks = {
-        "store": state.store.ping(),
-        "model": bundle.version if bundle else None,
-        "model_error": state.models.last_error,
-        "spooled_events": state.ingestor.spool.pending(),
-    }
-    ready = checks["store"] and bundle is not None
-    return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
+    answer = readiness(services())
+    return answer, 200 if answer["status"] != "not ready" else 503

@@ -101,3 +101,51 @@ def test_docs_page_loads_a_pinned_swagger_ui(app, client):
     page = client.get("/docs").get_data(as_text=True)
     for asset in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
         assert f'"{pinned}{asset}"' in page
+
+
+def forget_catalog(redis_backend, tenant):
+    """What Redis restarted empty looks like to this tenant: its catalog keys are gone."""
+    client = redis_backend[2]
+    for key in client.scan_iter(match=f"wf:{tenant}:catalog*", count=1000):
+        client.delete(key)
+    assert not list(client.scan_iter(match=f"wf:{tenant}:catalog*"))
+
+
+def test_an_admin_read_sees_the_last_write_from_any_worker(settings):
+    worker_a, worker_b = create_app(settings).test_client(), create_app(settings).test_client()
+    assert worker_b.get("/v1/catalog/items/offer_roof_box").status_code == 404  # b caches a catalog without it
+    worker_a.put("/v1/catalog/items/offer_roof_box", json=ITEM)
+    assert worker_b.get("/v1/catalog/items/offer_roof_box").get_json()["value"] == 2.5
+    worker_a.put("/v1/placements/roof", json={"id": "roof", "slots": 1, "candidates": ["offer_roof_box"]})
+    assert "roof" in [p["id"] for p in worker_b.get("/v1/placements").get_json()]
+    worker_a.delete("/v1/placements/roof")
+    assert worker_b.get("/v1/placements/roof").status_code == 404
+
+
+def test_api_edits_survive_redis_losing_the_catalog(settings, redis_backend, tenant):
+    worker_a, worker_b = create_app(settings).test_client(), create_app(settings).test_client()
+    worker_a.put("/v1/catalog/items/offer_roof_box", json=ITEM)
+    worker_a.put("/v1/placements/roof", json={"id": "roof", "slots": 1, "candidates": ["offer_roof_box"]})
+    worker_a.delete("/v1/placements/app_offers")
+    before = sorted(p["id"] for p in worker_b.get("/v1/placements").get_json())
+    forget_catalog(redis_backend, tenant)
+
+    assert sorted(p["id"] for p in worker_b.get("/v1/placements").get_json()) == before
+    assert "roof" in before and "app_offers" not in before
+    body = worker_a.post("/v1/decisions", json={"visitor_id": "v", "placement": "roof"}).get_json()
+    assert [i["item_id"] for i in body["items"]] == ["offer_roof_box"]
+
+
+def test_a_decision_after_the_loss_reseeds_and_an_edit_after_it_keeps_every_placement(settings, redis_backend, tenant):
+    worker_a, worker_b = create_app(settings).test_client(), create_app(settings).test_client()
+    worker_a.put("/v1/placements/roof", json={"id": "roof", "slots": 1, "candidates": ["hero_x3_family_suv"]})
+    placements = sorted(p["id"] for p in worker_a.get("/v1/placements").get_json())
+    forget_catalog(redis_backend, tenant)
+
+    assert worker_b.post("/v1/decisions", json={"visitor_id": "v", "placement": "home_hero"}).status_code == 200
+    forget_catalog(redis_backend, tenant)
+    worker_a.put("/v1/catalog/items/offer_roof_box", json=ITEM)  # the edit that used to wipe the rest
+    assert sorted(p["id"] for p in worker_b.get("/v1/placements").get_json()) == placements
+    for placement in placements:
+        answer = worker_b.post("/v1/decisions", json={"visitor_id": "v", "placement": placement})
+        assert answer.status_code == 200, answer.get_json()
