@@ -55,6 +55,13 @@ class StoreUnavailable(WayfinderError):
     code = "store_unavailable"
 
 
+class DiskUnavailable(WayfinderError):
+    """Local disk refused a write (full, over quota, I/O error): nothing was accepted."""
+
+    status_code = 503
+    code = "disk_unavailable"
+
+
 def flat_errors(messages: object, path: str = "") -> dict[str, list[str]]:
     """marshmallow's nested messages as {field path: [reason]}: `caps.per_visitor_per_day`, `events.0.type`."""
     if isinstance(messages, dict):
