@@ -46,25 +46,58 @@ class ProfileRecord:
     profile: dict
 
 
-def read_profile_log(
-    directory: Path | str, since: float | None = None, until: float | None = None
-) -> tuple[list[ProfileRecord], int]:
-    """The records with since <= ts < until, in the files' order, and how many lines were not records.
+class LatestProfiles:
+    """Each visitor's profile after all their logged writes: the latest write's (by `ts`; the files' order for
+    equal times), with each consent key at its latest value.
 
-    A line cut short by a crash, or of an unknown record version, is skipped and counted.
+    Live, each write's consent is the stored consent updated by the body's keys (service.visitors), so the
+    latest write's consent already holds every earlier key and is kept as it is, byte for byte. Folding
+    matters for a write accepted while Redis had lost the stored profile (before the rebuild restored it):
+    that write merged with nothing, and would otherwise wipe an opt-out (consent keys are never removed,
+    only set to false). The fold does not depend on the order records come in, and adding a record again
+    changes nothing, so a day file can be read twice; only one profile per visitor is held, not the log.
     """
-    records, bad = [], 0
-    for path in day_files(directory, since, until):
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                record = _record(line)
-                if record is None:
-                    bad += 1
-                elif (since is None or record.ts >= since) and (until is None or record.ts < until):
-                    records.append(record)
-    return records, bad
+
+    def __init__(self):
+        self.bad_lines = 0
+        self._latest: dict[str, tuple[float, dict, dict[str, tuple[float, object]]]] = {}
+
+    def read(self, directory: Path | str, since: float | None = None, until: float | None = None) -> LatestProfiles:
+        """Add the records of the log at `directory` with since <= ts < until; a line cut short by a crash,
+        or of another record version, is skipped and counted in `bad_lines`."""
+        for path in day_files(directory, since, until):
+            with open(path, encoding="utf-8") as handle:
+                for line in handle:
+                    if not line.strip():
+                        continue
+                    record = _record(line)
+                    if record is None:
+                        self.bad_lines += 1
+                    elif (since is None or record.ts >= since) and (until is None or record.ts < until):
+                        self.add(record)
+        return self
+
+    def add(self, record: ProfileRecord) -> None:
+        current = self._latest.get(record.visitor_id)
+        consent = current[2] if current else {}
+        for key, value in (record.profile.get("consent") or {}).items():
+            if key not in consent or record.ts >= consent[key][0]:
+                consent[key] = (record.ts, value)
+        if current is None or record.ts >= current[0]:
+            self._latest[record.visitor_id] = (record.ts, record.profile, consent)
+
+    def __len__(self) -> int:
+        return len(self._latest)
+
+    def visitors(self) -> list[str]:
+        return list(self._latest)
+
+    def profile(self, visitor_id: str) -> dict:
+        _, profile, consent = self._latest[visitor_id]
+        latest = profile.get("consent") or {}
+        if set(consent) <= set(latest):
+            return profile
+        return {**profile, "consent": {**{key: value for key, (_, value) in consent.items()}, **latest}}
 
 
 def _record(line: str) -> ProfileRecord | None:
@@ -77,24 +110,6 @@ def _record(line: str) -> ProfileRecord | None:
     visitor_id, ts, profile = row.get("visitor_id"), row.get("ts"), row.get("profile")
     if not isinstance(visitor_id, str) or not isinstance(ts, int | float) or not isinstance(profile, dict):
         return None
+    if not isinstance(profile.get("consent", {}), dict):
+        return None
     return ProfileRecord(visitor_id, float(ts), profile)
-
-
-def latest_profiles(records: list[ProfileRecord]) -> dict[str, dict]:
-    """Each visitor's profile after all their writes in time order: the latest write's, with consent folded.
-
-    Live, each write's consent is the stored consent updated by the body's keys (service.visitors), so
-    the latest record's consent already holds every earlier key and folding changes nothing. Folding
-    matters for a write accepted while Redis had lost the stored profile (before the rebuild restored
-    it): that write merged with nothing, and would otherwise wipe an opt-out (consent keys are never
-    removed, only set to false).
-    """
-    out: dict[str, dict] = {}
-    for record in sorted(records, key=lambda r: r.ts):  # stable: equal times keep the files' order
-        earlier = out.get(record.visitor_id, {}).get("consent") or {}
-        consent = record.profile.get("consent") or {}
-        if set(earlier) <= set(consent):
-            out[record.visitor_id] = record.profile  # as stored, byte for byte
-        else:
-            out[record.visitor_id] = {**record.profile, "consent": {**earlier, **consent}}
-    return out

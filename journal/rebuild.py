@@ -5,7 +5,7 @@ The journal is the source of truth and Redis a cache of its reduction (DESIGN.md
 rebuild replays the event log through the service's own reducer (models.context.apply_event), in
 time order per profile, so a rebuilt context is byte for byte the JSON live ingestion wrote; it
 counts the decision log's impressions with the service's own models.caps.impression_increments;
-each visitor's profile is the profile log's latest (journal.profile_log.latest_profiles).
+each visitor's profile is the profile log's latest (journal.profile_log.LatestProfiles).
 Writes are pipelined in batches, every key with its TTL, and never lose what live traffic wrote
 meanwhile: a context or a profile that exists is read again from the journal and replaced by
 compare-and-set; dedup digests are merged; counters and popularity take the larger value. Run it
@@ -28,7 +28,7 @@ import redis
 from config.settings import Settings
 from journal.decision_log import read_decision_log
 from journal.event_log import day_files, read_daily_log
-from journal.profile_log import ProfileRecord, encode, latest_profiles, read_profile_log
+from journal.profile_log import LatestProfiles, encode
 from models import caps, dedup, keys, popularity
 from models.catalog import Catalog
 from models.context import apply_event, new_context, to_json
@@ -134,9 +134,9 @@ def rebuild(
     skipped = _replay(client, settings, journey, frame, _last_write_per_day(events_dir), now, report)
     if skipped:
         _replay_again(client, settings, journey, frame, skipped, started_at=now, ttl_s=ttl_s, report=report)
-    records, bad_profile_lines = read_profile_log(Path(settings.data_dir) / "profiles")
-    report.bad_lines += bad_profile_lines
-    _restore_profiles(client, settings, records, started_at=now, ttl_s=ttl_s, report=report)
+    profiles = LatestProfiles().read(Path(settings.data_dir) / "profiles")
+    report.bad_lines += profiles.bad_lines
+    _restore_profiles(client, settings, profiles, started_at=now, ttl_s=ttl_s, report=report)
     counters, report.decisions_counted = impression_counters(Path(settings.data_dir) / "decisions", journey, now)
     report.counter_keys = _write_counters(client, tenant, counters, ttl_s)
     half_life_s = settings.popularity_half_life_days * DAY_S
@@ -320,20 +320,20 @@ def _events_written_since(events_dir: Path, since: float) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else read_daily_log(events_dir, 0, 0)
 
 
-def _restore_profiles(client, settings, records: list[ProfileRecord], started_at, ttl_s, report, attempts=5):
+def _restore_profiles(client, settings, profiles: LatestProfiles, started_at, ttl_s, report, attempts=5) -> None:
     """Write each visitor's latest profile where Redis has none. Where it has one (a live write since the loss,
-    or a second run), read the log's files written since the rebuild began again, fold, and compare-and-set:
-    every live write is logged before Redis changes, so the log read afresh holds it."""
+    or a second run), add the log's files written since the rebuild began again and compare-and-set: every
+    live write is logged before Redis changes, so the log read afresh holds it."""
     write = client.register_script(PROFILE_IF_UNCHANGED)
     tenant = settings.tenant
-    latest = latest_profiles(records)
-    report.profiles_logged = len(latest)
+    report.profiles_logged = len(profiles)
     pending = []
-    for batch in _batches(list(latest.items())):
+    for batch in _batches(profiles.visitors()):
         pipe = client.pipeline(transaction=False)
-        for visitor_id, profile in batch:
-            write(keys=[keys.context_key(tenant, visitor_id)], args=["", encode(profile), ttl_s], client=pipe)
-        for (visitor_id, _), written in zip(batch, pipe.execute()):
+        for visitor_id in batch:
+            profile = encode(profiles.profile(visitor_id))
+            write(keys=[keys.context_key(tenant, visitor_id)], args=["", profile, ttl_s], client=pipe)
+        for visitor_id, written in zip(batch, pipe.execute()):
             report.profiles_restored += written == 1
             if not written:
                 pending.append(visitor_id)
@@ -341,10 +341,9 @@ def _restore_profiles(client, settings, records: list[ProfileRecord], started_at
     for _ in range(attempts):
         if not pending:
             return
-        wanted = set(pending)
-        latest = latest_profiles(
-            [r for r in _profiles_read_again(profiles_dir, records, started_at) if r.visitor_id in wanted]
-        )
+        for day, last in sorted(_last_write_per_day(profiles_dir).items()):
+            if last >= started_at - 1.0:
+                profiles.read(profiles_dir, day * DAY_S, (day + 1) * DAY_S)
         retry = []
         for batch in _batches(pending):
             pipe = client.pipeline(transaction=False)
@@ -353,7 +352,7 @@ def _restore_profiles(client, settings, records: list[ProfileRecord], started_at
             live = pipe.execute()
             pipe = client.pipeline(transaction=False)
             for visitor_id, profile in zip(batch, live):
-                args = [(profile or b"").decode(), encode(latest[visitor_id]), ttl_s]
+                args = [(profile or b"").decode(), encode(profiles.profile(visitor_id)), ttl_s]
                 write(keys=[keys.context_key(tenant, visitor_id)], args=args, client=pipe)
             for visitor_id, written in zip(batch, pipe.execute()):
                 report.profiles_restored += written == 1
@@ -361,15 +360,6 @@ def _restore_profiles(client, settings, records: list[ProfileRecord], started_at
                 if not written:
                     retry.append(visitor_id)
         pending = retry
-
-
-def _profiles_read_again(profiles_dir: Path, records: list[ProfileRecord], since: float) -> list[ProfileRecord]:
-    """`records`, with the days of the files appended to since `since` read again."""
-    days = {day for day, last in _last_write_per_day(profiles_dir).items() if last >= since - 1.0}
-    kept = [r for r in records if dedup.day_of(r.ts) not in days]
-    for day in sorted(days):
-        kept += read_profile_log(profiles_dir, day * DAY_S, (day + 1) * DAY_S)[0]
-    return kept
 
 
 def _write_counters(client: redis.Redis, tenant: str, counters: dict[str, dict[str, int]], ttl_s: int) -> int:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from journal.profile_log import ProfileLog, ProfileRecord, encode, latest_profiles, read_profile_log
+from journal.profile_log import LatestProfiles, ProfileLog, ProfileRecord, encode
 from models import keys
 
 DAY = 86_400
@@ -67,22 +67,30 @@ def test_the_reader_skips_torn_and_unknown_lines_and_keeps_the_time_range(tmp_pa
     log.append("a", {"interests": ["y"]}, day + DAY + 5)
     with open(log.log.path_for(day), "a") as handle:
         handle.write('{"rv":2,"visitor_id":"c","ts":1,"profile":{}}\n{"rv":1,"visitor_id":"c","profile":{}}\n')
+        handle.write('{"rv":1,"visitor_id":"c","ts":3,"profile":{"consent":[]}}\n')
         handle.write('{"rv":1,"visitor_id":"a","ts":')  # a write cut short by a crash
 
-    records, bad = read_profile_log(tmp_path)
-    assert [(r.visitor_id, r.ts) for r in records] == [("a", day + 10), ("b", day + 20), ("a", day + DAY + 5)]
-    assert bad == 3
-    assert [r.ts for r in read_profile_log(tmp_path, day + 15, day + DAY)[0]] == [day + 20]
+    profiles = LatestProfiles().read(tmp_path)
+    assert profiles.bad_lines == 4 and profiles.visitors() == ["a", "b"]
+    assert profiles.profile("a") == {"interests": ["y"]} and profiles.profile("b") == {"segment": "s"}
+    assert LatestProfiles().read(tmp_path, day + 15, day + DAY).visitors() == ["b"]
 
 
 def test_the_latest_write_wins_as_stored_and_consent_keys_are_never_dropped():
     stored = {"interests": ["b"], "consent": {"personalization": False, "email": True}}
     records = [
         ProfileRecord("v", 30.0, stored),
-        ProfileRecord("v", 10.0, {"interests": ["a"], "consent": {"personalization": False}}),
-        ProfileRecord("w", 5.0, {"segment": "fleet", "consent": {"email": False}}),
-        ProfileRecord("w", 6.0, {"segment": "retail"}),  # written while Redis had lost w's stored consent
+        ProfileRecord("v", 10.0, {"interests": ["a"], "consent": {"personalization": True}}),  # arrived late
+        ProfileRecord("w", 5.0, {"segment": "fleet", "consent": {"email": False, "sms": True}}),
+        ProfileRecord("w", 6.0, {"segment": "retail", "consent": {"sms": False}}),  # Redis had lost w's consent
     ]
-    latest = latest_profiles(records)
-    assert latest["v"] is stored  # the live merge already holds every earlier key: byte for byte
-    assert latest["w"] == {"segment": "retail", "consent": {"email": False}}
+    profiles = LatestProfiles()
+    for record in records:
+        profiles.add(record)
+    assert profiles.profile("v") is stored  # the live merge already holds every earlier key: byte for byte
+    assert profiles.profile("w") == {"segment": "retail", "consent": {"email": False, "sms": False}}
+
+    for record in reversed(records):  # in any order, and twice: the same
+        profiles.add(record)
+    assert profiles.profile("v") is stored
+    assert profiles.profile("w") == {"segment": "retail", "consent": {"email": False, "sms": False}}

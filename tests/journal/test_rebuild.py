@@ -194,19 +194,19 @@ def test_a_profile_written_live_since_the_loss_wins_and_keeps_the_opt_out(
 
 
 def test_a_live_profile_the_rebuild_read_before_it_was_written_is_kept(client, settings, journey, redis_client, tenant):
-    from journal.profile_log import read_profile_log
+    from journal.profile_log import LatestProfiles
     from journal.rebuild import RebuildReport, _restore_profiles
 
     client.application.extensions["wayfinder"].store.on_state_lost = None
     put_profiles(client)
     started = time.time()
-    records, _ = read_profile_log(settings.data_dir / "profiles")  # the rebuild's read, before the live write
+    profiles = LatestProfiles().read(settings.data_dir / "profiles")  # the rebuild's read, before the live write
     lose_everything(redis_client, tenant)
     body = {"interests": ["boats"], "consent": {"personalization": True}}
     assert client.put("/v1/visitors/cleo/profile", json=body).status_code == 200
     report = RebuildReport()
 
-    _restore_profiles(redis_client, settings, records, started_at=started, ttl_s=3600, report=report)
+    _restore_profiles(redis_client, settings, profiles, started_at=started, ttl_s=3600, report=report)
 
     assert report.profiles_restored == 2 and report.profiles_kept_live == 1
     assert client.get("/v1/visitors/cleo").get_json()["profile"] == body
