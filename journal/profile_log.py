@@ -55,12 +55,14 @@ class LatestProfiles:
     matters for a write accepted while Redis had lost the stored profile (before the rebuild restored it):
     that write merged with nothing, and would otherwise wipe an opt-out (consent keys are never removed,
     only set to false). The fold does not depend on the order records come in, and adding a record again
-    changes nothing, so a day file can be read twice; only one profile per visitor is held, not the log.
+    changes nothing, so a day file can be read twice. Only the latest write of each visitor is held, as the
+    JSON Redis stores (a few hundred bytes, not the log nor nested dicts), beside its consent's keys and each
+    consent key's latest (time, value).
     """
 
     def __init__(self):
         self.bad_lines = 0
-        self._latest: dict[str, tuple[float, dict, dict[str, tuple[float, object]]]] = {}
+        self._latest: dict[str, tuple[float, str, tuple[str, ...], dict[str, tuple[float, object]]]] = {}
 
     def read(self, directory: Path | str, since: float | None = None, until: float | None = None) -> LatestProfiles:
         """Add the records of the log at `directory` with since <= ts < until; a line cut short by a crash,
@@ -79,12 +81,13 @@ class LatestProfiles:
 
     def add(self, record: ProfileRecord) -> None:
         current = self._latest.get(record.visitor_id)
-        consent = current[2] if current else {}
-        for key, value in (record.profile.get("consent") or {}).items():
+        consent = current[3] if current else {}
+        record_consent = record.profile.get("consent") or {}
+        for key, value in record_consent.items():
             if key not in consent or record.ts >= consent[key][0]:
                 consent[key] = (record.ts, value)
         if current is None or record.ts >= current[0]:
-            self._latest[record.visitor_id] = (record.ts, record.profile, consent)
+            self._latest[record.visitor_id] = (record.ts, encode(record.profile), tuple(record_consent), consent)
 
     def __len__(self) -> int:
         return len(self._latest)
@@ -92,12 +95,17 @@ class LatestProfiles:
     def visitors(self) -> list[str]:
         return list(self._latest)
 
+    def encoded(self, visitor_id: str) -> str:
+        """The visitor's profile as Redis stores it (`encode`)."""
+        _, encoded, latest_keys, consent = self._latest[visitor_id]
+        if set(consent) <= set(latest_keys):
+            return encoded
+        profile = json.loads(encoded)
+        folded = {key: value for key, (_, value) in consent.items()}
+        return encode({**profile, "consent": {**folded, **profile.get("consent", {})}})
+
     def profile(self, visitor_id: str) -> dict:
-        _, profile, consent = self._latest[visitor_id]
-        latest = profile.get("consent") or {}
-        if set(consent) <= set(latest):
-            return profile
-        return {**profile, "consent": {**{key: value for key, (_, value) in consent.items()}, **latest}}
+        return json.loads(self.encoded(visitor_id))
 
 
 def _record(line: str) -> ProfileRecord | None:

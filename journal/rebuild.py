@@ -28,7 +28,7 @@ import redis
 from config.settings import Settings
 from journal.decision_log import read_decision_log
 from journal.event_log import day_files, read_daily_log
-from journal.profile_log import LatestProfiles, encode
+from journal.profile_log import LatestProfiles
 from models import caps, dedup, keys, popularity
 from models.catalog import Catalog
 from models.context import apply_event, new_context, to_json
@@ -331,8 +331,9 @@ def _restore_profiles(client, settings, profiles: LatestProfiles, started_at, tt
     for batch in _batches(profiles.visitors()):
         pipe = client.pipeline(transaction=False)
         for visitor_id in batch:
-            profile = encode(profiles.profile(visitor_id))
-            write(keys=[keys.context_key(tenant, visitor_id)], args=["", profile, ttl_s], client=pipe)
+            write(
+                keys=[keys.context_key(tenant, visitor_id)], args=["", profiles.encoded(visitor_id), ttl_s], client=pipe
+            )
         for visitor_id, written in zip(batch, pipe.execute()):
             report.profiles_restored += written == 1
             if not written:
@@ -352,7 +353,7 @@ def _restore_profiles(client, settings, profiles: LatestProfiles, started_at, tt
             live = pipe.execute()
             pipe = client.pipeline(transaction=False)
             for visitor_id, profile in zip(batch, live):
-                args = [(profile or b"").decode(), encode(profiles.profile(visitor_id)), ttl_s]
+                args = [(profile or b"").decode(), profiles.encoded(visitor_id), ttl_s]
                 write(keys=[keys.context_key(tenant, visitor_id)], args=args, client=pipe)
             for visitor_id, written in zip(batch, pipe.execute()):
                 report.profiles_restored += written == 1
