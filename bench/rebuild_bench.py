@@ -42,7 +42,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--visitors", type=int, default=100_000)
     parser.add_argument("--decisions", type=int, default=100_000)
-    parser.add_argument("--profile-writes", type=int, default=200_000, help="profile PUTs, of --visitors visitors")
+    parser.add_argument("--profile-writes", type=int, default=0, help="profile PUTs, of --visitors visitors")
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
     journey = JourneyMap.load(ROOT / "config" / "journey.yaml")
