@@ -1,1 +1,1 @@
-"""The journal: the event and decision logs, their one writer, their readers and their replay (DESIGN.md 11)."""
+"""The journal: the event, decision and profile logs, their one writer, their readers, their replay (DESIGN.md 11)."""

@@ -1,11 +1,13 @@
-"""Rebuilding Redis from the journal after data loss: contexts, dedup state, impression counters, popularity.
+"""Rebuilding Redis from the journal after data loss: contexts, profiles, dedup state, impression counters,
+popularity.
 
 The journal is the source of truth and Redis a cache of its reduction (DESIGN.md section 11). The
 rebuild replays the event log through the service's own reducer (models.context.apply_event), in
 time order per profile, so a rebuilt context is byte for byte the JSON live ingestion wrote; it
-counts the decision log's impressions with the service's own models.caps.impression_increments.
+counts the decision log's impressions with the service's own models.caps.impression_increments;
+each visitor's profile is the profile log's latest (journal.profile_log.LatestProfiles).
 Writes are pipelined in batches, every key with its TTL, and never lose what live traffic wrote
-meanwhile: a context that exists is replayed again with the journal read afresh and replaced by
+meanwhile: a context or a profile that exists is read again from the journal and replaced by
 compare-and-set; dedup digests are merged; counters and popularity take the larger value. Run it
 again and nothing changes. At the end it sets the journal sentinel (service.recovery watches it).
 """
@@ -26,6 +28,7 @@ import redis
 from config.settings import Settings
 from journal.decision_log import read_decision_log
 from journal.event_log import day_files, day_of, read_daily_log
+from journal.profile_log import LatestProfiles
 from models import caps, dedup, keys, popularity
 from models.catalog import Catalog
 from models.context import apply_event, new_context, to_json
@@ -48,6 +51,15 @@ CONTEXT_IF_VERSION = """
 local version = redis.call('HGET', KEYS[1], 'ver') or '0'
 if version ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[2], 'ver', tostring(tonumber(version) + 1))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+# Write a profile if the live one is still the one read (ARGV[1], '' for none); 2: it already is ARGV[2].
+PROFILE_IF_UNCHANGED = """
+local live = redis.call('HGET', KEYS[1], 'profile') or ''
+if live ~= ARGV[1] then return 0 end
+if live == ARGV[2] then return 2 end
+redis.call('HSET', KEYS[1], 'profile', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
@@ -88,6 +100,12 @@ class RebuildReport:
     contexts_written: int = 0
     contexts_replayed_again: int = 0
     """Profiles live traffic wrote during the rebuild: replayed with the journal read afresh."""
+    profiles_logged: int = 0
+    """Visitors with a profile in the profile log."""
+    profiles_restored: int = 0
+    """Visitor profiles the rebuild wrote (the log's latest, consent folded)."""
+    profiles_kept_live: int = 0
+    """Visitor profiles Redis already held as the log's latest (a live write since the loss, a second run)."""
     dedup_ids: int = 0
     decisions_counted: int = 0
     counter_keys: int = 0
@@ -116,6 +134,9 @@ def rebuild(
     skipped = _replay(client, settings, journey, frame, _last_write_per_day(events_dir), now, report)
     if skipped:
         _replay_again(client, settings, journey, frame, skipped, started_at=now, ttl_s=ttl_s, report=report)
+    profiles = LatestProfiles().read(Path(settings.data_dir) / "profiles")
+    report.bad_lines += profiles.bad_lines
+    _restore_profiles(client, settings, profiles, started_at=now, ttl_s=ttl_s, report=report)
     counters, report.decisions_counted = impression_counters(Path(settings.data_dir) / "decisions", journey, now)
     report.counter_keys = _write_counters(client, tenant, counters, ttl_s)
     half_life_s = settings.popularity_half_life_days * DAY_S
@@ -297,6 +318,49 @@ def _events_written_since(events_dir: Path, since: float) -> pd.DataFrame:
     days = sorted({day for day, last in _last_write_per_day(events_dir).items() if last >= since - 1.0})
     frames = [read_daily_log(events_dir, day * DAY_S, (day + 1) * DAY_S) for day in days]
     return pd.concat(frames, ignore_index=True) if frames else read_daily_log(events_dir, 0, 0)
+
+
+def _restore_profiles(client, settings, profiles: LatestProfiles, started_at, ttl_s, report, attempts=5) -> None:
+    """Write each visitor's latest profile where Redis has none. Where it has one (a live write since the loss,
+    or a second run), add the log's files written since the rebuild began again and compare-and-set: every
+    live write is logged before Redis changes, so the log read afresh holds it."""
+    write = client.register_script(PROFILE_IF_UNCHANGED)
+    tenant = settings.tenant
+    report.profiles_logged = len(profiles)
+    pending = []
+    for batch in _batches(profiles.visitors()):
+        pipe = client.pipeline(transaction=False)
+        for visitor_id in batch:
+            write(
+                keys=[keys.context_key(tenant, visitor_id)], args=["", profiles.encoded(visitor_id), ttl_s], client=pipe
+            )
+        for visitor_id, written in zip(batch, pipe.execute()):
+            report.profiles_restored += written == 1
+            if not written:
+                pending.append(visitor_id)
+    profiles_dir = Path(settings.data_dir) / "profiles"
+    for _ in range(attempts):
+        if not pending:
+            return
+        for day, last in sorted(_last_write_per_day(profiles_dir).items()):
+            if last >= started_at - 1.0:
+                profiles.read(profiles_dir, day * DAY_S, (day + 1) * DAY_S)
+        retry = []
+        for batch in _batches(pending):
+            pipe = client.pipeline(transaction=False)
+            for visitor_id in batch:
+                pipe.hget(keys.context_key(tenant, visitor_id), "profile")
+            live = pipe.execute()
+            pipe = client.pipeline(transaction=False)
+            for visitor_id, profile in zip(batch, live):
+                args = [(profile or b"").decode(), profiles.encoded(visitor_id), ttl_s]
+                write(keys=[keys.context_key(tenant, visitor_id)], args=args, client=pipe)
+            for visitor_id, written in zip(batch, pipe.execute()):
+                report.profiles_restored += written == 1
+                report.profiles_kept_live += written == 2
+                if not written:
+                    retry.append(visitor_id)
+        pending = retry
 
 
 def _write_counters(client: redis.Redis, tenant: str, counters: dict[str, dict[str, int]], ttl_s: int) -> int:

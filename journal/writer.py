@@ -1,4 +1,4 @@
-"""Durable append-only JSON Lines logs, one file per UTC day and host (the event log and the decision log)."""
+"""Durable append-only JSON Lines logs, one file per UTC day and host (the event, decision and profile logs)."""
 
 from __future__ import annotations
 

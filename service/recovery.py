@@ -63,7 +63,7 @@ class Recovery:
     def start(self) -> None:
         """At start-up: with an empty journal there is nothing to rebuild, so Redis holds all of it (first start)."""
         data_dir = self.settings.data_dir
-        if day_files(data_dir / "events") or day_files(data_dir / "decisions"):
+        if any(day_files(data_dir / log) for log in ("events", "decisions", "profiles")):
             return  # a read will tell whether the sentinel is there
         try:
             if not self.client.exists(keys.journal_sentinel_key(self.settings.tenant)):

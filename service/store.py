@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Iterable
 
 import redis
 
+from journal.profile_log import ProfileLog, encode
 from models import dedup, keys, popularity
 from models.context import apply_event, from_json, profile_key, to_json
 from models.errors import StoreUnavailable
@@ -65,6 +66,7 @@ class ContextStore:
         popularity_half_life_s: float = 7 * DAY_S,
         catalog_ids: Callable[[], Collection[str]] = frozenset,
         clock: Callable[[], float] = time.time,
+        profile_log: ProfileLog | None = None,
     ):
         self.client = client
         self.journey = journey
@@ -76,6 +78,8 @@ class ContextStore:
         self.catalog_ids = catalog_ids
         """The items popularity counts (the current catalog's ids): any other item id is not counted."""
         self.clock = clock
+        self.profile_log = profile_log
+        """Where put_profile logs each profile before Redis changes (the journal's profile log)."""
         self.on_state_lost: Callable[[], None] | None = None
         """Called when a read finds the journal sentinel gone (Redis lost data): service.recovery sets it."""
         self._cas = client.register_script(COMPARE_AND_SET)
@@ -139,10 +143,14 @@ class ContextStore:
             raise StoreUnavailable(f"context store unreachable: {exc}") from exc
 
     def put_profile(self, visitor_id: str, profile: dict) -> None:
+        """Store the visitor's profile, logged durably first: if the log refuses it (DiskUnavailable), Redis
+        is left as it was; if Redis then fails (StoreUnavailable), the rebuild restores it from the log."""
+        if self.profile_log is not None:
+            self.profile_log.append(visitor_id, profile, self.clock())
         key = keys.context_key(self.tenant, visitor_id)
         try:
             pipe = self.client.pipeline(transaction=False)
-            pipe.hset(key, "profile", json.dumps(profile, separators=(",", ":")))
+            pipe.hset(key, "profile", encode(profile))
             pipe.expire(key, self.ttl_s)
             pipe.execute()
         except REDIS_DOWN as exc:

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 
 from config.settings import Settings
+from journal.profile_log import ProfileLog
 from journal.writer import DailyLog
 from models.catalog import Catalog
 from models.journey import JourneyMap
@@ -62,6 +63,7 @@ def build_services(settings: Settings) -> Services:
         dedup_window_s=settings.dedup_window_days * 86_400,
         popularity_half_life_s=settings.popularity_half_life_days * 86_400,
         catalog_ids=lambda: catalogs.current().items,
+        profile_log=ProfileLog(settings.data_dir / "profiles", host=settings.journal_host),
     )
     recovery = Recovery(client, settings, journey, catalog_ids=lambda: catalogs.current().items)
     store.on_state_lost = recovery.notice  # a read that finds the journal sentinel gone starts the rebuild

@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     report = commands.add_parser("report", help="(re)write a version's HTML training report; prints its path")
     report.add_argument("version", nargs="?", help="model version (default: the current one)")
     rebuild = commands.add_parser(
-        "rebuild", help="rebuild Redis (contexts, dedup, caps, popularity) from the journal after data loss"
+        "rebuild", help="rebuild Redis (contexts, profiles, dedup, caps, popularity) from the journal after data loss"
     )
     rebuild.add_argument("--json", action="store_true", help="print the rebuild report as one JSON object")
 
@@ -462,6 +462,7 @@ def _rebuild(args, settings: Settings) -> int:
         print(
             f"rebuilt {settings.tenant} from {settings.data_dir}: {report.events:,} events, {report.profiles:,} "
             f"contexts ({report.contexts_written:,} written, {report.contexts_replayed_again:,} replayed again), "
+            f"{report.profiles_restored:,} visitor profiles restored (of {report.profiles_logged:,} logged), "
             f"{report.dedup_ids:,} event ids in the dedup window, {report.decisions_counted:,} decisions in "
             f"{report.counter_keys:,} counter keys, {report.popular_items:,} popular items, "
             f"{report.bad_lines} bad lines skipped, in {report.seconds:.1f} s"

@@ -19,7 +19,7 @@ def get_visitor(visitor_id: str):
 
 @blp.route("/visitors/<visitor_id:visitor_id>/profile", methods=["PUT"])
 @blp.arguments(ProfileSchema)
-@blp.refuses(400, 413)
+@blp.refuses(400, 413, 503)
 @blp.response(200, StoredProfileSchema, description="the profile now stored")
 def put_profile(profile: dict, visitor_id: str):
     state = services()

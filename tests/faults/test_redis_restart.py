@@ -1,4 +1,4 @@
-"""Redis restarts empty (no persistence): the journal brings every visitor's state back.
+"""Redis restarts empty (no persistence): the journal brings every visitor's state back, profiles included.
 
 Each test starts its own redis-server on a free port (never the shared test database), kills it
 with SIGKILL and starts it again, empty, on the same port.
@@ -114,7 +114,16 @@ def ingest_and_decide(client) -> list[dict]:
     for n in range(0, 20, 4):
         body = {"visitor_id": f"v{n}", "placement": "app_offers", "context": {"channel": "app"}}
         assert client.post("/v1/decisions", json=body).status_code == 200
+    for visitor, profile in PROFILES.items():
+        assert client.put(f"/v1/visitors/{visitor}/profile", json=profile).status_code == 200
     return events
+
+
+PROFILES = {
+    "v3": {"interests": ["suv"], "consent": {"personalization": True}},
+    "v5": {"segment": "fleet", "consent": {"personalization": False}},
+    "v21": {"attributes": {"age": 41}},  # a profile and no events
+}
 
 
 def state(server: RedisProcess) -> dict:
@@ -123,8 +132,9 @@ def state(server: RedisProcess) -> dict:
         visitor: (
             client.hget(keys.context_key(TENANT, visitor), "data"),
             client.hgetall(keys.caps_key(TENANT, visitor)),
+            client.hget(keys.context_key(TENANT, visitor), "profile"),
         )
-        for visitor in (f"v{n}" for n in range(20))
+        for visitor in (f"v{n}" for n in range(22))
     }
 
 
@@ -138,7 +148,9 @@ def test_the_rebuild_command_restores_contexts_dedup_and_caps(app, server, setti
     client = app.test_client()
     events = ingest_and_decide(client)
     before = state(server)
-    assert all(data for data, _ in before.values()) and sum(1 for _, caps in before.values() if caps) == 5
+    assert sum(1 for data, _, _ in before.values() if data) == 20
+    assert sum(1 for _, caps, _ in before.values() if caps) == 5
+    assert sum(1 for _, _, profile in before.values() if profile) == 3
 
     server.restart_empty()
     assert not redis.Redis.from_url(server.url).dbsize()
@@ -158,6 +170,7 @@ def test_the_rebuild_command_restores_contexts_dedup_and_caps(app, server, setti
     )
     report = json.loads(done.stdout)
     assert report["contexts_written"] == 20 and report["decisions_counted"] == 5
+    assert report["profiles_restored"] == 3
 
     assert state(server) == before
     reconnect(client)
@@ -171,7 +184,8 @@ def test_the_running_app_notices_and_decisions_reflect_history_again(app, server
     recovery = app.extensions["wayfinder"].recovery
     assert recovery.wait(timeout=60) and recovery.last_report is None  # an empty journal at start: no rebuild
     view = client.get("/v1/visitors/v3").get_json()
-    assert view["stage"] == "intent"
+    assert view["stage"] == "intent" and view["profile"] == PROFILES["v3"]
+    opted_out = client.get("/v1/visitors/v5").get_json()
 
     server.restart_empty()
     reconnect(client)
@@ -180,7 +194,9 @@ def test_the_running_app_notices_and_decisions_reflect_history_again(app, server
 
     assert recovery.wait(timeout=60), "the rebuild did not end"
     assert recovery.last_error is None and recovery.last_report.contexts_written == 20
+    assert recovery.last_report.profiles_restored == 3
     after = client.post("/v1/decisions", json={"visitor_id": "v3", "placement": "app_offers"}).get_json()
     assert after["stage"] == "intent"
     assert client.get("/v1/visitors/v3").get_json() == view
+    assert client.get("/v1/visitors/v5").get_json() == opted_out
     assert redis.Redis.from_url(server.url).exists(keys.journal_sentinel_key(TENANT))

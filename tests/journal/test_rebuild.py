@@ -140,6 +140,78 @@ def test_a_visitor_written_live_since_the_loss_gets_their_whole_history(
     assert context["recent"][0]["event_id"] == "a9" and context["first_ts"] == json.loads(complete)["first_ts"]
 
 
+PROFILES_PUT = [
+    ("anna", {"interests": ["suv", "electric"], "consent": {"personalization": False, "email": True}}),
+    ("cleo", {"segment": "fleet", "attributes": {"age": 41, "score": 0.1, "name": "Cléo \u2603"}}),
+    ("anna", {"interests": ["electric"], "status": "gold"}),  # partial: anna's opt-out stays
+    ("pia", {"consent": {"personalization": True}}),  # a profile and no events
+]
+
+
+def put_profiles(client) -> dict:
+    """The profiles through the API; what GET /v1/visitors/<id> answers then."""
+    for visitor, body in PROFILES_PUT:
+        assert client.put(f"/v1/visitors/{visitor}/profile", json=body).status_code == 200
+    return {visitor: client.get(f"/v1/visitors/{visitor}").get_json() for visitor in ("anna", "cleo", "pia")}
+
+
+def test_profiles_are_restored_as_they_were(client, settings, journey, redis_client, tenant):
+    client.application.extensions["wayfinder"].store.on_state_lost = None  # this test runs the rebuild itself
+    post(client, EVENTS)
+    views = put_profiles(client)
+    assert views["anna"]["profile"]["consent"] == {"personalization": False, "email": True}
+    stored = {v: redis_client.hget(keys.context_key(tenant, v), "profile") for v in views}
+    lose_everything(redis_client, tenant)
+    assert client.get("/v1/visitors/anna").get_json()["profile"] == {}
+
+    report = rebuild(redis_client, settings, journey)
+
+    assert report.profiles_logged == 3 and report.profiles_restored == 3 and report.profiles_kept_live == 0
+    for visitor, view in views.items():
+        assert client.get(f"/v1/visitors/{visitor}").get_json() == view, visitor
+        assert redis_client.hget(keys.context_key(tenant, visitor), "profile") == stored[visitor]
+        assert redis_client.ttl(keys.context_key(tenant, visitor)) > 0
+
+    again = rebuild(redis_client, settings, journey)  # twice changes nothing
+    assert again.profiles_restored == 0 and again.profiles_kept_live == 3
+    assert {v: redis_client.hget(keys.context_key(tenant, v), "profile") for v in views} == stored
+
+
+def test_a_profile_written_live_since_the_loss_wins_and_keeps_the_opt_out(
+    client, settings, journey, redis_client, tenant
+):
+    client.application.extensions["wayfinder"].store.on_state_lost = None
+    put_profiles(client)
+    lose_everything(redis_client, tenant)
+    live = client.put("/v1/visitors/anna/profile", json={"interests": ["boats"]}).get_json()
+    assert live == {"interests": ["boats"]}  # Redis had lost anna's consent: nothing to merge with, live
+
+    report = rebuild(redis_client, settings, journey)
+
+    assert report.profiles_restored == 3
+    profile = client.get("/v1/visitors/anna").get_json()["profile"]
+    assert profile == {"interests": ["boats"], "consent": {"personalization": False, "email": True}}
+
+
+def test_a_live_profile_the_rebuild_read_before_it_was_written_is_kept(client, settings, journey, redis_client, tenant):
+    from journal.profile_log import LatestProfiles
+    from journal.rebuild import RebuildReport, _restore_profiles
+
+    client.application.extensions["wayfinder"].store.on_state_lost = None
+    put_profiles(client)
+    started = time.time()
+    profiles = LatestProfiles().read(settings.data_dir / "profiles")  # the rebuild's read, before the live write
+    lose_everything(redis_client, tenant)
+    body = {"interests": ["boats"], "consent": {"personalization": True}}
+    assert client.put("/v1/visitors/cleo/profile", json=body).status_code == 200
+    report = RebuildReport()
+
+    _restore_profiles(redis_client, settings, profiles, started_at=started, ttl_s=3600, report=report)
+
+    assert report.profiles_restored == 2 and report.profiles_kept_live == 1
+    assert client.get("/v1/visitors/cleo").get_json()["profile"] == body
+
+
 def test_the_cli_rebuilds_from_the_environment(client, settings, redis_client, tenant, monkeypatch, capsys):
     from training.__main__ import main
 
@@ -151,6 +223,10 @@ def test_the_cli_rebuilds_from_the_environment(client, settings, redis_client, t
     assert main(["rebuild", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["contexts_written"] == 3
     assert snapshot(redis_client, tenant) == before
+    put_profiles(client)
+    lose_everything(redis_client, tenant)
+    assert main(["rebuild"]) == 0
+    assert "3 visitor profiles restored (of 3 logged)" in capsys.readouterr().out
 
 
 def test_dedup_remembers_the_ids_of_day_files_written_within_the_window(tmp_path):
