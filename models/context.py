@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TypedDict
 
 from models.journey import JourneyMap
 
@@ -16,7 +17,46 @@ def profile_key(event: dict) -> str:
     return event.get("user_id") or event["visitor_id"]
 
 
-def new_context(visitor_id: str) -> dict:
+class RecentTouch(TypedDict):
+    """One touchpoint as the context keeps it (newest first in `recent`)."""
+
+    event_id: str
+    type: str
+    ts: float
+    stage: str | None
+    channel: str | None
+    item_id: str | None
+
+
+class VisitorContext(TypedDict):
+    """The reduced context of one visitor (or known customer): the record Redis caches and the models read.
+
+    Version `v` is CONTEXT_VERSION; `from_json` upgrades older stored records field by field.
+    """
+
+    v: int
+    visitor_id: str
+    user_id: str | None
+    stage: str | None
+    stage_since: float | None
+    max_stage: str | None
+    first_ts: float | None
+    last_ts: float | None
+    n_events: int
+    value_total: float
+    stage_counts: dict[str, int]
+    channel_counts: dict[str, int]
+    response_counts: dict[str, int]
+    type_counts: dict[str, int]
+    last_item_by_type: dict[str, str]
+    converted_items: list[str]
+    recent: list[RecentTouch]
+
+
+CONTEXT_FIELDS = tuple(VisitorContext.__annotations__)
+
+
+def new_context(visitor_id: str) -> VisitorContext:
     """The context of a visitor never seen before (cold start).
 
     Every field is bounded, whatever the visitor sends (ids are at most 128 characters, types 64,
@@ -48,28 +88,34 @@ def new_context(visitor_id: str) -> dict:
     }
 
 
-def to_json(ctx: dict) -> str:
+def to_json(ctx: VisitorContext) -> str:
     """The stored form of a context, compact JSON: live ingestion and the rebuild both write with this,
     so the same events give the same bytes."""
     return json.dumps(ctx, separators=(",", ":"))
 
 
-def from_json(data: bytes | str | None, visitor_id: str) -> dict:
-    """A stored context, or a new one for `visitor_id` when there is none. A context stored before a field
-    existed (e.g. `response_counts`) gets it, empty, and every field in `new_context`'s order."""
+def from_json(data: bytes | str | None, visitor_id: str) -> VisitorContext:
+    """A stored context, or a new one for `visitor_id` when there is none.
+
+    A record of an older version (stored before a field existed, e.g. `response_counts`) gets the field,
+    empty; fields this version does not know (a newer writer's, during a rolling upgrade) are dropped;
+    either way every field comes in `new_context`'s order and `v` is this version.
+    """
     if not data:
         return new_context(visitor_id)
     stored = json.loads(data)
-    return {**new_context(stored.get("visitor_id", visitor_id)), **stored}
+    context = new_context(stored.get("visitor_id", visitor_id))
+    context.update({name: stored[name] for name in CONTEXT_FIELDS if name in stored and name != "v"})
+    return context
 
 
-def copy_context(ctx: dict) -> dict:
+def copy_context(ctx: VisitorContext) -> VisitorContext:
     """A copy `apply_event` may fold into without changing `ctx`: every dict and list of it is copied (their
     entries are never changed in place, only replaced), whatever fields the context gains."""
     return {name: value.copy() if isinstance(value, dict | list) else value for name, value in ctx.items()}
 
 
-def apply_event(ctx: dict, event: dict, journey: JourneyMap, recent_cap: int = 50) -> dict:
+def apply_event(ctx: VisitorContext, event: dict, journey: JourneyMap, recent_cap: int = 50) -> VisitorContext:
     """Fold one canonical event into `ctx` (mutated and returned).
 
     Events may arrive late: a late one is counted and placed in time order in `recent`,

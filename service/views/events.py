@@ -12,7 +12,7 @@ blp = Blueprint("events", __name__, url_prefix="/v1", description="Touchpoints i
 
 @blp.route("/events", methods=["POST"])
 @blp.doc(requestBody=EVENTS_BODY)
-@blp.refuses(400, 413, 422)
+@blp.refuses(400, 413, 422, 503)
 @blp.response(200, IngestResultSchema, description="Per-event result; bad events listed by index")
 def post_events():
     body = json_body(request)

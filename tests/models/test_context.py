@@ -120,3 +120,21 @@ def test_a_context_stored_before_a_field_existed_gains_it_in_order(journey):
     assert list(loaded) == list(new_context("v1")) and loaded["response_counts"] == {}
     assert from_json(None, "v9") == new_context("v9")
     assert from_json(to_json(ctx).encode(), "v1") == ctx
+
+
+def test_a_context_is_a_typed_record_whose_fields_are_the_declared_ones():
+    from models.context import CONTEXT_FIELDS, CONTEXT_VERSION, VisitorContext, new_context
+
+    assert tuple(new_context("v1")) == CONTEXT_FIELDS == tuple(VisitorContext.__annotations__)
+    assert new_context("v1")["v"] == CONTEXT_VERSION
+
+
+def test_a_newer_writers_fields_are_dropped_and_the_version_is_this_ones():
+    import json
+
+    from models.context import CONTEXT_VERSION, from_json, new_context
+
+    newer = {**new_context("v1"), "v": CONTEXT_VERSION + 1, "n_events": 3, "a_field_from_the_future": [1, 2]}
+    loaded = from_json(json.dumps(newer), "v1")
+    assert "a_field_from_the_future" not in loaded
+    assert loaded["v"] == CONTEXT_VERSION and loaded["n_events"] == 3

@@ -108,3 +108,16 @@ def test_a_full_spool_answers_503(settings):
         "spool_max_bytes"
         in client.post("/v1/events", json={"visitor_id": "v", "type": "page_view"}).get_json()["message"]
     )
+
+
+def test_a_full_disk_under_the_decision_log_answers_503_not_500(settings):
+    """A decision that cannot be logged is not served: training and lift would never see it."""
+    import time
+
+    app = create_app(settings)
+    day_file = app.extensions["wayfinder"].engine.decision_log.path_for(time.time())
+    os.symlink("/dev/full", day_file)
+    answer = app.test_client().post("/v1/decisions", json={"visitor_id": "v1", "placement": "home_hero"})
+    assert answer.status_code == 503
+    body = answer.get_json()
+    assert body["code"] == 503 and body["message"].startswith("cannot write the decision log (No space left on device)")
