@@ -31,6 +31,7 @@ run: demo-model
 	$(VENV)/bin/gunicorn --preload --workers 2 --threads 4 --bind 127.0.0.1:$(PORT) 'service:create_app()'
 
 test: install-dev
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
 
 lint: install-dev
