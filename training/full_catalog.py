@@ -190,21 +190,27 @@ def evaluate(queries: Queries, scorers: Sequence[Scorer], universe_size: int) ->
 
 
 def summarise(per_query: dict, queries: Queries, universe_size: int, model: str = "model") -> dict:
-    """The `full_catalog` block: each scorer's intervals, overall and split by seen / new targets, and the verdict."""
+    """The `full_catalog` block: each scorer's intervals, overall and split by seen / new targets, and the verdict.
+
+    `with_history` keeps the queries of visitors with an earlier engagement: the "every prefix of every
+    test session" protocol of the session-based literature, which never asks about a session's first click.
+    """
     seen = queries.seen
+    splits = {"seen": seen, "new": ~seen, "with_history": queries.end > queries.start}
     block: dict = {
         "protocol": "every later engagement ranked against the whole universe; ties at their expected value; "
         "95 % normal-approximation intervals over queries",
         "queries": len(queries),
         "queries_seen": int(seen.sum()),
         "queries_new": int((~seen).sum()),
+        "queries_with_history": int(splits["with_history"].sum()),
         "targets_outside_universe": int((queries.target < 0).sum()),
         "universe": universe_size,
     }
     for name, values in per_query.items():
         block[name] = {metric: interval(column) for metric, column in values.items()}
-        block[name]["seen"] = {metric: interval(column[seen]) for metric, column in values.items()}
-        block[name]["new"] = {metric: interval(column[~seen]) for metric, column in values.items()}
+        for split, mask in splits.items():
+            block[name][split] = {metric: interval(column[mask]) for metric, column in values.items()}
     block["baselines"] = [name for name in per_query if name != model]
     if model in per_query:
         block["verdict"] = verdict(block, model, block["baselines"])

@@ -227,3 +227,34 @@ def test_train_json_carries_the_full_catalog_block(capsys, tmp_path, demo_events
     assert block["verdict"].startswith("the model")
     report = (tmp_path / "reg").rglob("report.html")
     assert "Full-catalog ranking" in next(report).read_text()
+
+
+class SeenCountModel:
+    """A stand-in content model: P(response) = item_visitor_count / 10, so it shows what it was given."""
+
+    def __init__(self, spec):
+        self.column = spec.content_names.index("item_visitor_count")
+        self.matrices = []
+
+    def predict(self, matrix):
+        self.matrices.append(matrix)
+        return matrix[:, self.column] / 10
+
+
+def test_model_scorer_ranks_its_candidates_then_the_rest_by_popularity(tiny):
+    from models.features import FeatureSpec
+    from training.model_ranking import model_scorer
+
+    log, queries = tiny
+    spec = FeatureSpec(JOURNEY)
+    model = SeenCountModel(spec)
+    scorer = model_scorer(model, spec, _events(TINY), queries, log, {}, popular=1)
+    scores = scorer.scores(queries)
+    tie = np.array([3, 3, 1]) / 4
+    # candidates: the most popular item (x: tied with y, the first index wins) and the visitor's recent items
+    assert scores[0] == pytest.approx([1.1, 1.1, tie[2]])  # a before 101: x, y once each; z not a candidate
+    assert scores[1] == pytest.approx([1.1, 1.1, 1.1])  # a before 102: x, y, z once each
+    assert scores[2] == pytest.approx([1.0, tie[1], tie[2]])  # d, new: only x, never seen
+    # the context read for a's second query holds a's three earlier engagements, and nothing later
+    n_events = spec.content_names.index("n_events_log")
+    assert model.matrices[0][3, n_events] == pytest.approx(math.log1p(3))
