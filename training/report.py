@@ -200,7 +200,13 @@ def _full_catalog(block: dict | None) -> str:
     if not scorers:
         return _section("Full-catalog ranking", what, f"<p class='verdict'>{_e(block.get('verdict', ''))}</p>")
     parts = [_interval_table([(name, block[name]) for name in scorers], FULL_CATALOG_METRICS)]
-    for split, title in (("seen", "Targets the visitor had engaged with before"), ("new", "Targets new to them")):
+    for split, title in (
+        ("seen", "Targets the visitor had engaged with before"),
+        ("new", "Targets new to them"),
+        ("with_history", "Visitors with an earlier engagement (every non-empty prefix)"),
+    ):
+        if not any(split in block[name] for name in scorers):
+            continue
         parts.append(f"<h3>{title}</h3>")
         parts.append(_interval_table([(name, block[name].get(split, {})) for name in scorers], FULL_CATALOG_METRICS))
     verdict = block.get("verdict", "")
