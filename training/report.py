@@ -194,8 +194,8 @@ def _full_catalog(block: dict | None) -> str:
         f"Each later engagement ({_num(block.get('queries'))} queries: {_num(block.get('queries_seen'))} of an item "
         f"the visitor had engaged with before, {_num(block.get('queries_new'))} new) ranked against all "
         f"{_num(block.get('universe'))} items; ties count at their expected value under a random order; "
-        "95 % normal-approximation intervals over queries in brackets. The model scores its candidates (the "
-        "visitor's recent items and the most popular) and ranks the rest after them by popularity."
+        "95 % normal-approximation intervals (variance clustered by visitor) in brackets. The model scores its "
+        "candidates (the visitor's recent items and the most popular) and ranks the rest after them by popularity."
     )
     if not scorers:
         return _section("Full-catalog ranking", what, f"<p class='verdict'>{_e(block.get('verdict', ''))}</p>")

@@ -96,6 +96,22 @@ def test_interval_is_the_normal_approximation_over_queries():
     assert result == {"value": 0.5, "low": 0.4015, "high": 0.5985}
 
 
+def test_interval_clusters_the_variance_by_visitor():
+    # every visitor's mean is 0.5: the between-visitor spread, and so the clustered variance, is zero
+    assert interval(np.array([1.0, 0.0, 1.0, 0.0]), np.array(["a", "a", "b", "b"])) == {
+        "value": 0.5,
+        "low": 0.5,
+        "high": 0.5,
+    }
+    # all the spread is between visitors: var = 2/1 * ((2 - 1)^2 + (0 - 1)^2) / 4^2 = 0.25, se 0.5
+    result = interval(np.array([1.0, 1.0, 0.0, 0.0]), np.array(["a", "a", "b", "b"]))
+    assert result == {"value": 0.5, "low": 0.0, "high": 1.0}
+    values = np.r_[np.ones(30), np.zeros(30)]
+    visitors = np.repeat(np.arange(20), 3)  # 10 visitors all ones, 10 all zeros
+    # var = 20/19 * 20 * (3 - 1.5)^2 / 60^2 = 0.013158, half width 1.96 * 0.11471 = 0.22483
+    assert interval(values, visitors) == {"value": 0.5, "low": 0.2752, "high": 0.7248}
+
+
 def test_verdict_says_whether_the_intervals_overlap():
     block = {
         "model": {"mrr@20": {"value": 0.30, "low": 0.28, "high": 0.32}},
