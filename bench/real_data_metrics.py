@@ -5,8 +5,11 @@
 Each data set is imported (`training.importers.import_dataset`) into a temporary folder and
 trained on (`training.train.train`) with config/journeys/<kind>.yaml, the importer's horizon,
 an empty catalog (the real data sets have no Wayfinder catalog), and the decision log and
-profiles where the importer wrote them. The markdown table goes to stdout, progress to stderr.
-The table in docs/importers.md was made with this command.
+profiles where the importer wrote them. The content model is judged by the full-catalog
+evaluation (training/full_catalog.py, docs/evaluation.md) on every later engagement
+(`--queries N` samples N, as `train` does by default); the next-stage model by log loss. The
+markdown tables go to stdout (a summary, then one table per data set with items to rank),
+progress to stderr. The tables in docs/evaluation.md were made with this command.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ RUNS = [
 ]
 
 
-def measure(run: Run, data: Path, work: Path) -> dict:
+def measure(run: Run, data: Path, work: Path, queries: int | None = None) -> dict:
     """Import one data set and train on it; the summary's metrics plus what was run."""
     out = work / run.label.replace(" ", "_").replace("(", "").replace(")", "")
     started = time.perf_counter()
@@ -68,6 +71,7 @@ def measure(run: Run, data: Path, work: Path) -> dict:
         progress=lambda message: print(f"  [{run.label}] {message}", file=sys.stderr),
         decisions_path=decisions if decisions.is_dir() else None,
         profiles=_profiles(profiles) if profiles.is_file() else None,
+        full_catalog_queries=queries,
     )
     return {
         "run": run,
@@ -76,6 +80,7 @@ def measure(run: Run, data: Path, work: Path) -> dict:
         "import_s": imported,
         "train_s": summary["seconds"],
         "metrics": summary["metrics"],
+        "full_catalog": summary["full_catalog"],
     }
 
 
@@ -84,53 +89,85 @@ def _profiles(path: Path) -> dict:
         return {row["visitor_id"]: row["profile"] for row in map(json.loads, handle)}
 
 
-def _triple(rows: dict, names: tuple[str, ...], key: str) -> str:
-    values = [rows[name].get(key) for name in names]
-    best = min((v for v in values if v is not None), default=None) if key == "log_loss" else None
-    if key != "log_loss":
-        best = max((v for v in values if v is not None), default=None)
-    return " / ".join(_cell(v, v == best) for v in values)
-
-
 def _cell(value, best: bool) -> str:
     if value is None:
         return "–"
     return f"**{value:.4f}**" if best else f"{value:.4f}"
 
 
+def _figure(figure: dict, best: bool = False) -> str:
+    """value [low, high], the value bold where best."""
+    if not figure or figure.get("value") is None:
+        return "–"
+    return f"{_cell(figure['value'], best)} [{figure['low']:.4f}, {figure['high']:.4f}]"
+
+
+def _best_baseline(block: dict, metric: str = "mrr@20") -> str:
+    return max(block["baselines"], key=lambda name: block[name][metric]["value"] or 0.0)
+
+
 def table(results: list[dict]) -> str:
-    """The markdown table: next-stage and content metrics, model first, then its baselines."""
+    """The summary table: next-stage log loss, then the content model against the best ranking baseline."""
     lines = [
-        "| data set | events | horizon | next-stage rows train/test | next-stage log loss: model / markov / base rate "
-        "| next-stage AUC: model / markov / base rate | content from, rows train/test "
-        "| content log loss: model / popularity / random | content AUC: model / popularity / random "
-        "| content ndcg@3: model / popularity / random | beats baselines (next-stage, content) |",
-        "|---|---:|---:|---:|---|---|---|---|---|---|---|",
+        "| data set | events | next-stage log loss: model / markov / base rate "
+        "| full-catalog queries (seen / new) x items | HR@20: model / best baseline "
+        "| MRR@20: model / best baseline | best baseline (by MRR@20) | model beats it? |",
+        "|---|---:|---|---:|---|---|---|---|",
     ]
     for result in results:
         run = result["run"]
         if "error" in result:
-            lines.append(f"| {run.label} | – | – | – | failed: {result['error']} | | | | | | |")
+            lines.append(f"| {run.label} | – | failed: {result['error']} | | | | | |")
             continue
-        ns, ct = result["metrics"]["next_stage"], result["metrics"]["content"]
-        ns_rows = {"model": ns["model"], **ns["baselines"]}
-        ct_rows = {"model": ct["model"], **ct["baselines"]}
-        ns_names, ct_names = ("model", "markov_chain", "base_rate"), ("model", "popularity", "random")
+        ns, fc = result["metrics"]["next_stage"], result["full_catalog"]
+        losses = [ns["model"]["log_loss"], *(ns["baselines"][b]["log_loss"] for b in ("markov_chain", "base_rate"))]
+        loss = " / ".join(_cell(v, v == min(losses)) for v in losses)
         sampled = f" (sampled to ~{run.max_rows:,})" if run.max_rows else ""
+        head = f"| {run.label} | {result['events']:,}{sampled} | {loss} "
+        if "model" not in fc:
+            lines.append(head + f"| {fc.get('queries', 0):,} x {fc.get('universe', 0):,} | – | – | – | n/a |")
+            continue
+        best = _best_baseline(fc)
+        hr = [fc["model"]["hit_rate@20"], fc[best]["hit_rate@20"]]
+        mrr = [fc["model"]["mrr@20"], fc[best]["mrr@20"]]
         lines.append(
-            f"| {run.label} | {result['events']:,}{sampled} | {importer(run.kind).HORIZON_DAYS * 24:g} h "
-            f"| {ns['rows']['train']:,} / {ns['rows']['test']:,} "
-            f"| {_triple(ns_rows, ns_names, 'log_loss')} | {_triple(ns_rows, ns_names, 'auc_macro')} "
-            f"| {ct['trained_on']}, {ct['rows']['train']:,} / {ct['rows']['test']:,} "
-            f"| {_triple(ct_rows, ct_names, 'log_loss')} | {_triple(ct_rows, ct_names, 'auc')} "
-            f"| {_triple(ct_rows, ct_names, 'ndcg@3')} "
-            f"| {_yes(ns['beats_baselines'])}, {_yes(ct['beats_baselines'])} |"
+            head + f"| {fc['queries']:,} ({fc['queries_seen']:,} / {fc['queries_new']:,}) x {fc['universe']:,} "
+            f"| {' / '.join(_figure(f, f['value'] == max(x['value'] for x in hr)) for f in hr)} "
+            f"| {' / '.join(_figure(f, f['value'] == max(x['value'] for x in mrr)) for f in mrr)} "
+            f"| {best} | {_verdict_word(fc['verdict'])} |"
         )
     return "\n".join(lines)
 
 
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "**no**"
+def detail(result: dict) -> str:
+    """One data set's full-catalog table: every scorer, every metric with its interval, MRR@20 seen / new."""
+    fc = result["full_catalog"]
+    names = ["model", *fc["baselines"]]
+    metrics = ("hit_rate@10", "hit_rate@20", "ndcg@10", "mrr@20")
+    lines = [
+        f"**{result['run'].label}**: {fc['queries']:,} queries ({fc['queries_seen']:,} seen, {fc['queries_new']:,} "
+        f"new, {fc['queries_with_history']:,} with history), {fc['universe']:,} items, "
+        f"{fc['targets_outside_universe']:,} targets outside them. {fc['verdict']}.",
+        "",
+        "| scorer | HR@10 | HR@20 | NDCG@10 | MRR@20 | MRR@20 seen | MRR@20 new | HR@20 / MRR@20 with history |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    best = {m: max(fc[n][m]["value"] for n in names) for m in metrics}
+    for name in names:
+        row = fc[name]
+        cells = " | ".join(_figure(row[m], row[m]["value"] == best[m]) for m in metrics)
+        history = row["with_history"]
+        lines.append(
+            f"| {name} | {cells} | {_figure(row['seen']['mrr@20'])} | {_figure(row['new']['mrr@20'])} "
+            f"| {_cell(history['hit_rate@20']['value'], False)} / {_cell(history['mrr@20']['value'], False)} |"
+        )
+    return "\n".join(lines)
+
+
+def _verdict_word(verdict: str) -> str:
+    if "beats" in verdict and "not" not in verdict:
+        return "yes"
+    return "ahead, intervals overlap" if "overlap" in verdict else "**no**"
 
 
 def main() -> int:
@@ -138,6 +175,7 @@ def main() -> int:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="the shared data folder")
     parser.add_argument("--only", help="comma-separated labels or kinds to run")
     parser.add_argument("--json", help="also write the raw metrics to this file")
+    parser.add_argument("--queries", type=int, help="rank a fixed-seed sample of this many queries (default: all)")
     args = parser.parse_args()
     wanted = set(args.only.split(",")) if args.only else None
     runs = [r for r in RUNS if wanted is None or r.label in wanted or r.kind in wanted]
@@ -146,7 +184,7 @@ def main() -> int:
         for run in runs:
             print(f"{run.label}: importing and training", file=sys.stderr)
             try:
-                results.append(measure(run, Path(args.data), Path(work)))
+                results.append(measure(run, Path(args.data), Path(work), args.queries))
             except Exception as error:  # noqa: BLE001 - one data set failing must not hide the others' figures
                 traceback.print_exc()
                 results.append({"run": run, "error": f"{type(error).__name__}: {error}"})
@@ -159,6 +197,9 @@ def main() -> int:
         raw = [{**r, "run": dataclasses.asdict(r["run"])} for r in results]
         Path(args.json).write_text(json.dumps(raw, indent=1, default=str))
     print(table(results))
+    for result in results:
+        if "error" not in result and "model" in result["full_catalog"]:
+            print("\n" + detail(result))
     return 0 if all("error" not in r for r in results) else 1
 
 

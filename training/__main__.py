@@ -17,6 +17,7 @@ from models.journey import JourneyMap
 from models.registry import Registry
 from training.evaluate import REWARDS
 from training.event_checks import EventChecks
+from training.full_catalog import format_block
 from training.importers import KINDS as IMPORT_KINDS
 
 REWARD_HELP = "what a policy earns per impression: a response (the placement's reward events) or its value"
@@ -185,9 +186,11 @@ def format_summary(summary: dict) -> str:
         metrics = summary["metrics"][model]
         lines.append(f"  {model}: train {metrics['rows']['train']:,} rows, test {metrics['rows']['test']:,} rows")
         for name, row in [("model", metrics["model"]), *metrics["baselines"].items()]:
-            extra = f"  ndcg@3 {row['ndcg@3']}" if "ndcg@3" in row else ""
+            extra = f"  ndcg@3 {row['ndcg@3']} (sampled)" if "ndcg@3" in row else ""
             lines.append(f"    {name:<14} log_loss {row['log_loss']:<8} {key} {row.get(key)}  ece {row['ece']}{extra}")
         lines.append(f"    beats baselines: {metrics['beats_baselines']}")
+    if summary.get("full_catalog"):
+        lines.extend(format_block(summary["full_catalog"]))
     return "\n".join(lines)
 
 

@@ -25,7 +25,11 @@ LABELS = {
     "auc": "AUC",
     "auc_macro": "AUC (macro)",
     "hit_rate@3": "hit rate@3",
-    "ndcg@3": "NDCG@3",
+    "ndcg@3": "NDCG@3 (sampled)",
+    "hit_rate@10": "HR@10",
+    "hit_rate@20": "HR@20",
+    "ndcg@10": "NDCG@10",
+    "mrr@20": "MRR@20",
 }
 """Metric names as a reader knows them; unknown ones show as recorded."""
 PREFERRED = ["log_loss", "ece", "accuracy", "auc", "auc_macro"]
@@ -67,9 +71,12 @@ def render_training_report(manifest: dict) -> str:
     metrics = manifest.get("metrics", {})
     sections = [
         _header(manifest),
+        _full_catalog(manifest.get("full_catalog")),
         _section(
             "Metrics on held-out data",
-            "Each model against its baselines on the test rows (the events after the split point); "
+            "Each model against its baselines on the test rows (the events after the split point); the content "
+            "model's ranking figures here are sampled (the engaged item against a few random others), so they "
+            "flatter popularity: the full-catalog figures above are the ones to judge by. "
             "the best value in each column is bold, arrows say whether lower or higher is better.",
             "".join(_model_metrics(key, title, metrics[key], manifest) for key, title in _models(metrics)),
         ),
@@ -173,6 +180,57 @@ def _header(manifest: dict) -> str:
         "what it was trained on and how it did on data it had not seen.</p>"
         f"<table class='facts'>{rows}</table>"
     )
+
+
+FULL_CATALOG_METRICS = ("hit_rate@10", "hit_rate@20", "ndcg@10", "mrr@20")
+
+
+def _full_catalog(block: dict | None) -> str:
+    """The content model and the ranking baselines over the whole catalog, with intervals (docs/evaluation.md)."""
+    if not block:
+        return ""
+    scorers = [name for name in ("model", *block.get("baselines", [])) if name in block]
+    what = (
+        f"Each later engagement ({_num(block.get('queries'))} queries: {_num(block.get('queries_seen'))} of an item "
+        f"the visitor had engaged with before, {_num(block.get('queries_new'))} new) ranked against all "
+        f"{_num(block.get('universe'))} items; ties count at their expected value under a random order; "
+        "95 % normal-approximation intervals (variance clustered by visitor) in brackets. The model scores its "
+        "candidates (the visitor's recent items and the most popular) and ranks the rest after them by popularity."
+    )
+    if not scorers:
+        return _section("Full-catalog ranking", what, f"<p class='verdict'>{_e(block.get('verdict', ''))}</p>")
+    parts = [_interval_table([(name, block[name]) for name in scorers], FULL_CATALOG_METRICS)]
+    for split, title in (
+        ("seen", "Targets the visitor had engaged with before"),
+        ("new", "Targets new to them"),
+        ("with_history", "Visitors with an earlier engagement (every non-empty prefix)"),
+    ):
+        if not any(split in block[name] for name in scorers):
+            continue
+        parts.append(f"<h3>{title}</h3>")
+        parts.append(_interval_table([(name, block[name].get(split, {})) for name in scorers], FULL_CATALOG_METRICS))
+    verdict = block.get("verdict", "")
+    kind = "yes" if "beats" in verdict and "not" not in verdict else "no"
+    parts.insert(0, f"<p class='verdict {kind}'>{_e(verdict)}</p>")
+    return _section("Full-catalog ranking", what, "".join(parts))
+
+
+def _interval_table(rows: list[tuple[str, dict]], columns: tuple[str, ...]) -> str:
+    """Value [low, high] per metric, the best value of each column bold."""
+    head = "".join(f"<th scope='col'>{_e(LABELS.get(c, c))} \u2191</th>" for c in columns)
+    best = {c: max((r.get(c, {}).get("value") or 0.0 for _, r in rows), default=None) for c in columns}
+    body = []
+    for name, row in rows:
+        cells = []
+        for column in columns:
+            figure = row.get(column) or {}
+            bounds = f"[{_num(figure.get('low'))}, {_num(figure.get('high'))}]"
+            text = f"{_num(figure.get('value'))} <span class='muted'>{bounds}</span>"
+            strong = _is_number(figure.get("value")) and figure["value"] == best[column]
+            cells.append(f"<td><strong>{text}</strong></td>" if strong else f"<td>{text}</td>")
+        kind = " class='model'" if name == "model" else ""
+        body.append(f"<tr{kind}><th scope='row'>{_e(name)}</th>{''.join(cells)}</tr>")
+    return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _model_metrics(key: str, title: str, metrics: dict, manifest: dict) -> str:

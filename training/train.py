@@ -21,6 +21,7 @@ from models.registry import Registry, new_version
 from training.decision_logs import decision_files, logged_profiles, placement_rewards, read_impressions
 from training.event_checks import EventChecks
 from training.metrics import binary_metrics, multiclass_metrics
+from training.ranking_evaluation import FULL_CATALOG_QUERIES, full_catalog_metrics
 from training.readers import fingerprint, read_events
 from training.refit import boosting_rounds, refit_content, refit_next_stage
 from training.replay import replay
@@ -57,6 +58,7 @@ def train(
     recent_cap: int = DEFAULT_RECENT_CAP,
     negatives: int = 4,
     checks: EventChecks | None = None,
+    full_catalog_queries: int | None = FULL_CATALOG_QUERIES,
 ) -> dict:
     """The whole training run; returns the summary that `--json` prints.
 
@@ -67,7 +69,8 @@ def train(
     many recent touchpoints a context keeps, the service's recent_events_cap. Both, and every other
     setting that shapes features, are recorded in the bundle (`feature_settings`). Events read from
     files get the API's `checks` (default: the journey map's types and channels, the default time
-    bounds); bad rows count against `max_bad_rows`.
+    bounds); bad rows count against `max_bad_rows`. The content model is also ranked against the whole
+    catalog beside the ranking baselines on at most `full_catalog_queries` later engagements (None: all).
 
     With `decisions_path`, the content model learns from logged impressions joined to their
     outcomes (rewards: `reward_types`, default the journey map's outcomes, within the window),
@@ -121,6 +124,10 @@ def train(
     content_cutoff = cutoff if rows.content.source == "engagements" else _quantile(rows.content.ts)
     content, content_metrics = _fit_content(rows.content, spec, content_cutoff)
     progress("content model fitted")
+    full_catalog = full_catalog_metrics(
+        events, spec, content_cutoff, content, catalog_items, profiles, max_queries=full_catalog_queries
+    )
+    progress(f"full-catalog evaluation on {full_catalog['queries']:,} queries: {full_catalog['verdict']}")
     next_stage, next_stage_metrics["refit"] = refit_next_stage(next_stage, rows.next_stage, spec.context_names)
     content, content_metrics["refit"] = refit_content(content, rows.content, spec.content_names)
     progress("both models refitted on all the data with the rounds evaluation found")
@@ -169,6 +176,7 @@ def train(
             ),
         },
         "metrics": {"next_stage": next_stage_metrics, "content": content_metrics},
+        "full_catalog": full_catalog,
         "feature_importance": {
             "next_stage": _importance(next_stage.booster_),
             "content": _importance(content.booster_),
@@ -198,6 +206,7 @@ def train(
             "content": content_metrics["rows"],
         },
         "metrics": manifest["metrics"],
+        "full_catalog": full_catalog,
     }
 
 
