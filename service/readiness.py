@@ -33,13 +33,14 @@ def readiness(services) -> dict:
     if services.embedded_redis is not None:
         checks["embedded_redis_pid"] = services.embedded_redis.pid()
     blocking = []
-    if not catalog.placements:
-        blocking.append("no placements: no decision can be answered, not even a fallback")
     if not checks["event_log_writable"]:
         blocking.append(f"the event log directory {journal_dir} is not writable: events cannot be accepted")
-    if not store_up and spooled_bytes >= spool.max_bytes:
+    if not store_up and (spool.refusing or spooled_bytes >= spool.max_bytes):
         blocking.append("Redis is down and the spool is full: events are refused")
     degraded = []
+    if not catalog.placements:
+        # an admin deleted them all: events are still accepted, so every instance stays in rotation
+        degraded.append("no placements: decisions answer 404 until one is added; events are accepted")
     if not store_up:
         degraded.append("Redis unreachable: decisions fall back to popularity, events are spooled")
     if bundle is None:

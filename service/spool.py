@@ -31,6 +31,8 @@ class Spool:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
+        self.refusing = False
+        """This process refused its last add for want of room (readiness reads it: the spool is full)."""
         self.path = self.directory / "pending.jsonl"
         self.draining_path = self.directory / "draining.jsonl"
         self.offset_path = self.directory / "draining.offset"
@@ -43,6 +45,7 @@ class Spool:
         try:
             with _locked(self.lock_path):
                 if self.size() + len(payload) > self.max_bytes:
+                    self.refusing = True
                     raise DiskUnavailable(
                         f"the outage spool holds {self.size()} bytes, its limit (spool_max_bytes) is "
                         f"{self.max_bytes}: bring Redis back or raise the limit"
@@ -51,6 +54,7 @@ class Spool:
                 try:
                     _write_all(fd, _after_torn_line(fd) + payload)
                     os.fsync(fd)
+                    self.refusing = False
                 finally:
                     os.close(fd)
         except OSError as exc:

@@ -69,16 +69,23 @@ def test_decisions_fall_back_and_readyz_says_degraded_when_redis_is_down(setting
     assert any("Redis unreachable" in why for why in ready.get_json()["checks"]["degraded_because"])
 
 
-def test_readyz_is_503_when_nothing_can_be_answered(settings, tmp_path):
+def test_readyz_is_degraded_without_placements_and_503_when_events_are_refused(settings, tmp_path):
     config = tmp_path / "config"
     config.mkdir()
     for name in ("journey.yaml", "catalog.yaml", "rules.yaml"):
         (config / name).write_text((settings.config_dir / name).read_text())
     (config / "placements.yaml").write_text("placements: []\n")
-    app = create_app(dataclasses.replace(settings, config_dir=config, redis_url=DOWN))
-    ready = app.test_client().get("/readyz")
+    ready = create_app(dataclasses.replace(settings, config_dir=config)).test_client().get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["status"] == "degraded"
+    assert any("no placements" in why for why in ready.get_json()["checks"]["degraded_because"])
+
+    full = create_app(dataclasses.replace(settings, redis_url=DOWN, spool_max_bytes=300, spool_drain_interval_s=0))
+    client = full.test_client()
+    for i in range(3):
+        client.post("/v1/events", json={"visitor_id": "v1", "type": "page_view", "event_id": f"e{i}"})
+    ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["status"] == "not ready"
-    assert "no placements" in ready.get_json()["checks"]["not_ready_because"][0]
+    assert "spool is full" in ready.get_json()["checks"]["not_ready_because"][0]
 
 
 @pytest.mark.parametrize("redis_up", [True, False], ids=["redis-up", "redis-down"])
