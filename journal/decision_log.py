@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from journal.event_log import day_files, read_json_day
+from journal.event_log import day_files, read_json_day, rows_of_lines
 
 _ITEM = pa.struct([("item_id", pa.string()), ("position", pa.int64()), ("propensity", pa.float64())])
 _SCHEMA = pa.schema(
@@ -112,16 +112,7 @@ def _read_day(path: Path) -> tuple[pa.Table, int]:
 
 
 def _read_day_line_by_line(path: Path) -> tuple[pa.Table, int]:
-    rows, bad = [], 0
-    with open(path) as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                rows.append(_record(record))
-            except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
-                bad += 1
+    rows, bad = rows_of_lines(path, _record)
     return pa.Table.from_pylist(rows, schema=_SCHEMA), bad
 
 

@@ -120,16 +120,22 @@ def _read_day(path: Path) -> tuple[pd.DataFrame, int]:
     return table.to_pandas(), bad
 
 
-def _read_day_line_by_line(path: Path) -> tuple[pd.DataFrame, int]:
+def rows_of_lines(path: Path, to_row) -> tuple[list, int]:
+    """`to_row` of each JSON line of a day file, and how many lines were not records it could read."""
     rows, bad = [], 0
     with open(path) as handle:
         for line in handle:
             if not line.strip():
                 continue
             try:
-                rows.append(_event_row(json.loads(line)))
-            except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+                rows.append(to_row(json.loads(line)))
+            except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
                 bad += 1
+    return rows, bad
+
+
+def _read_day_line_by_line(path: Path) -> tuple[pd.DataFrame, int]:
+    rows, bad = rows_of_lines(path, _event_row)
     if not rows:
         return _empty(), bad
     table = pa.Table.from_pylist(rows, schema=_SCHEMA)
