@@ -169,7 +169,7 @@ class ContextStore:
         try:
             for attempt in range(MAX_ATTEMPTS):
                 if not pending:
-                    return accepted
+                    return accepted + _applied_from_our_log(events, logged, accepted)
                 if attempt:
                     time.sleep(random.uniform(0, 0.002 * attempt))  # jitter: let the other writer finish
                 plans = self._plan(pending)
@@ -251,6 +251,14 @@ class ContextStore:
         for epoch in {epoch for epoch, _ in weights}:
             pipe.expire(keys.popularity_key(self.tenant, epoch), popularity.ttl_s(self.popularity_half_life_s))
         pipe.execute()
+
+
+def _applied_from_our_log(events: list[dict], logged: set[str], accepted: list[dict]) -> list[dict]:
+    """Events this call journaled that a retry then found already seen: a rebuild replaying the journal
+    applied them from our own log line between our read and our write. They were accepted here, once."""
+    done = {e["event_id"] for e in accepted}
+    late = {e["event_id"]: e for e in events if e["event_id"] in logged and e["event_id"] not in done}
+    return list(late.values())
 
 
 def _group_by_visitor(events: list[dict]) -> dict[str, list[dict]]:

@@ -231,3 +231,17 @@ def test_an_event_batch_costs_a_read_a_write_and_a_popularity_write(store, monke
     trips.clear()
     store.record([ev("v1", "page_view", 4, "e3", item="junk")])  # no catalog item: no popularity write
     assert len(trips) == 2
+
+
+def test_an_event_a_rebuild_applies_from_our_own_log_line_still_counts_as_accepted(store):
+    """Between our journal write and our compare-and-set, a rebuild replays that line and marks it seen:
+    the retry finds it a duplicate, but this call accepted it (it was once a 200 with duplicates 1)."""
+    event = ev("v1", "page_view", 10, event_id="e-raced")
+
+    def journal_then_rebuild_applies_it(fresh):
+        store.record([dict(e) for e in fresh])  # what the rebuild does with the line just written
+
+    accepted = store.record([event], before_commit=journal_then_rebuild_applies_it)
+    assert [e["event_id"] for e in accepted] == ["e-raced"]
+    assert store.read("v1").context["n_events"] == 1
+    assert store.record([ev("v1", "page_view", 10, event_id="e-raced")]) == []
