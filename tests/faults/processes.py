@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -192,7 +193,7 @@ class EventLoad:
             for _ in range(50):
                 try:
                     status, body = self.server.request("POST", "/v1/events", event, timeout=10)
-                except OSError:  # the worker died under us: the answer is unknown, so send it again
+                except (OSError, http.client.HTTPException):  # the worker died, perhaps mid-answer: send again
                     status, body = 0, {}
                 with self._lock:
                     self.statuses.append(status)
