@@ -12,7 +12,6 @@ from pathlib import Path
 
 from journal.event_log import day_files
 from journal.writer import DailyLog
-from models.errors import DiskUnavailable
 
 RECORD_VERSION = 1
 
@@ -31,12 +30,7 @@ class ProfileLog:
     def append(self, visitor_id: str, profile: dict, ts: float) -> None:
         """Durable before it returns, or DiskUnavailable: the caller then leaves Redis as it was."""
         record = {"rv": RECORD_VERSION, "visitor_id": visitor_id, "ts": ts, "profile": profile}
-        try:
-            self.log.append([record])
-        except OSError as exc:
-            raise DiskUnavailable(
-                f"cannot write the profile log ({exc.strerror}): the profile was not stored; free disk space and retry"
-            ) from exc
+        self.log.append_or_refuse([record], "profile log", "the profile was not stored")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,7 @@ import socket
 from pathlib import Path
 
 from journal.records import versioned
+from models.errors import DiskUnavailable
 
 _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -56,6 +57,16 @@ class DailyLog:
             check = path not in self._line_start_checked
             _append(path, "".join(lines).encode("utf-8"), self.fsync, check)
             self._line_start_checked.add(path)
+
+    def append_or_refuse(self, records: list[dict], log_name: str, consequence: str) -> None:
+        """`append`, or DiskUnavailable (503) naming the log and what the caller did not do: no 2xx for
+        a record the disk did not take."""
+        try:
+            self.append(records)
+        except OSError as exc:
+            raise DiskUnavailable(
+                f"cannot write the {log_name} ({exc.strerror}): {consequence}; free disk space and retry"
+            ) from exc
 
 
 def _append(path: Path, payload: bytes, fsync: bool, check_line_start: bool) -> None:

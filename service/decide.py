@@ -13,7 +13,7 @@ import numpy as np
 from journal.writer import DailyLog
 from models.bundle import ModelBundle
 from models.catalog import Catalog, Placement
-from models.errors import DiskUnavailable, NotFound, StoreUnavailable, ValidationFailed
+from models.errors import NotFound, StoreUnavailable, ValidationFailed
 from models.policy import holdout_bucket, select
 from models.rules import Rules
 from models.scoring import score_candidates, top_contributions
@@ -335,12 +335,7 @@ class DecisionEngine:
                 **self.models.journey.profile_attributes(here.profile),
             },
         }
-        try:
-            self.decision_log.append([record])
-        except OSError as exc:
-            raise DiskUnavailable(
-                f"cannot write the decision log ({exc.strerror}): the decision was not served; free disk space"
-            ) from exc
+        self.decision_log.append_or_refuse([record], "decision log", "the decision was not served")
 
 
 def _placement(catalog: Catalog, name: str) -> Placement:

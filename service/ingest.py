@@ -9,7 +9,7 @@ import logging
 from marshmallow import ValidationError
 
 from journal.writer import DailyLog
-from models.errors import DiskUnavailable, StoreUnavailable, ValidationFailed
+from models.errors import StoreUnavailable, ValidationFailed
 from models.events import EARLIEST, FUTURE_MARGIN_S, parse_event
 from service.spool import Spool
 from service.store import ContextStore
@@ -86,9 +86,4 @@ class Ingestor:
 
     def _journal(self, events: list[dict]) -> None:
         """Append durably, or refuse the request with 503: no 2xx for an event the disk did not take."""
-        try:
-            self.event_log.append(events)
-        except OSError as exc:
-            raise DiskUnavailable(
-                f"cannot write the event log ({exc.strerror}): nothing was accepted; free disk space and retry"
-            ) from exc
+        self.event_log.append_or_refuse(events, "event log", "nothing was accepted")
