@@ -151,6 +151,18 @@ ITEM_SCHEMA = ItemSchema()
 PLACEMENT_SCHEMA = PlacementSchema()
 
 
+class ItemBodySchema(ItemSchema):
+    """An item as PUT /v1/catalog/items/<id> takes it: the path names the id, so the body may leave it out."""
+
+    id = fields.String(validate=_id, metadata={"description": "the path's id, if given"})
+
+
+class PlacementBodySchema(PlacementSchema):
+    """A placement as PUT /v1/placements/<id> takes it: the path names the id, so the body may leave it out."""
+
+    id = fields.String(validate=_id, metadata={"description": "the path's id, if given"})
+
+
 def checked_item(raw: object, journey: JourneyMap) -> Item:
     """An item from an API body, its stages, channels and response event checked against the journey map."""
     item = _loaded(Item.from_dict, raw)

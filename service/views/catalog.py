@@ -5,7 +5,14 @@ Views return the Item and Placement objects: the response schema dumps them once
 
 from flask import request
 
-from models.catalog import ItemSchema, PlacementSchema, checked_item, checked_placement
+from models.catalog import (
+    ItemBodySchema,
+    ItemSchema,
+    PlacementBodySchema,
+    PlacementSchema,
+    checked_item,
+    checked_placement,
+)
 from models.errors import NotFound
 from service.views import services
 from service.views.body import Blueprint, json_body
@@ -30,7 +37,7 @@ def get_item(item_id: str):
 
 
 @blp.route("/catalog/items/<name:item_id>", methods=["PUT"])
-@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": ItemSchema}}})
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": ItemBodySchema}}})
 @blp.refuses(400, 413, 422, 503)
 @blp.response(200, ItemSchema)
 def put_item(item_id: str):
@@ -63,7 +70,7 @@ def get_placement(placement_id: str):
 
 
 @blp.route("/placements/<name:placement_id>", methods=["PUT"])
-@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PlacementSchema}}})
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PlacementBodySchema}}})
 @blp.refuses(400, 413, 422, 503)
 @blp.response(200, PlacementSchema)
 def put_placement(placement_id: str):
