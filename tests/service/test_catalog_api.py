@@ -149,3 +149,17 @@ def test_a_decision_after_the_loss_reseeds_and_an_edit_after_it_keeps_every_plac
     for placement in placements:
         answer = worker_b.post("/v1/decisions", json={"visitor_id": "v", "placement": placement})
         assert answer.status_code == 200, answer.get_json()
+
+
+@pytest.mark.parametrize(
+    "path, kind", [("/v1/catalog/items/{item_id}", "item"), ("/v1/placements/{placement_id}", "placement")]
+)
+def test_a_put_body_may_leave_out_the_id_the_path_names_and_the_document_says_so(client, path, kind):
+    spec = client.get("/openapi.json").get_json()
+    ref = spec["paths"][path]["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body_schema = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert "id" not in body_schema.get("required", [])
+    body = {"title": "no id in the body", "channels": ["web"]} if kind == "item" else {"slots": 1}
+    answer = client.put(path.replace("{item_id}", "no_id_item").replace("{placement_id}", "no_id_slot"), json=body)
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["id"] in {"no_id_item", "no_id_slot"}
