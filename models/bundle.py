@@ -12,6 +12,8 @@ from models.errors import BundleError
 from models.features import DEFAULT_RECENT_CAP, FeatureSpec, ItemStats
 from models.journey import JourneyMap
 from models.next_stage import NextStageModel
+from models.retrieval import FILE as RETRIEVAL_FILE
+from models.retrieval import Retrieval
 
 MANIFEST = "manifest.json"
 ITEM_STATS = "item_stats.json"
@@ -28,6 +30,13 @@ class ModelBundle:
     item_stats: ItemStats
 
     @property
+    def retrieval(self) -> Retrieval:
+        """The candidate generators (models.retrieval), kept beside the item stats they extend."""
+        if self.item_stats.signals is None:
+            self.item_stats.signals = Retrieval.empty()
+        return self.item_stats.signals
+
+    @property
     def classes(self) -> list[str]:
         return self.manifest["next_stage_classes"]
 
@@ -36,6 +45,7 @@ class ModelBundle:
         directory.mkdir(parents=True, exist_ok=True)
         self.next_stage.save(directory)
         self.content.save(directory)
+        self.retrieval.save(directory)
         (directory / ITEM_STATS).write_text(json.dumps(self.item_stats.to_dict()))
         (directory / MANIFEST).write_text(json.dumps(self.manifest, indent=2, sort_keys=True))
 
@@ -58,6 +68,7 @@ class ModelBundle:
             next_stage = NextStageModel.load(directory)
             content = ContentModel.load(directory)
             item_stats = ItemStats.from_dict(json.loads((directory / ITEM_STATS).read_text()))
+            item_stats.signals = Retrieval.load(directory) if (directory / RETRIEVAL_FILE).exists() else None
         except (OSError, ValueError, KeyError) as exc:
             raise BundleError(f"cannot load model from {directory}: {exc}; retrain or roll back") from exc
         except Exception as exc:  # LightGBM raises its own LightGBMError on a corrupt model file

@@ -9,8 +9,10 @@ import numpy as np
 
 from models.catalog import ITEM_KINDS, Item
 from models.journey import JourneyMap
+from models.retrieval import SIGNAL_NAMES, Retrieval, recent_items, signal_block, tag_profile
 
-FEATURE_SPEC_VERSION = "4"
+FEATURE_SPEC_VERSION = "5"
+"""5: the candidate generators' signals (models.retrieval.SIGNAL_NAMES) joined the item features."""
 DEFAULT_RECENT_CAP = 50
 """What every bundle before `feature_settings` was trained with (models.context.apply_event's default)."""
 CHANNELS = ("web", "app", "email", "store", "call_center", "social", "ads", "other")
@@ -57,6 +59,7 @@ class FeatureSpec:
             "item_interest_match",
             "item_kind",
             "position",
+            *SIGNAL_NAMES,
         ]
         self.content_names = self.context_names + self.item_names
 
@@ -138,10 +141,12 @@ class FeatureSpec:
         interests = (profile or {}).get("interests") or ()
         matrix = np.empty((len(item_ids), len(self.content_names)), dtype=np.float64)
         matrix[:, : len(base)] = base
-        matrix[:, len(base) :] = self.item_block(ctx, item_ids, item_stats, catalog_items, interests, positions)
+        matrix[:, len(base) :] = self.item_block(ctx, item_ids, item_stats, catalog_items, interests, positions, now)
         return matrix
 
-    def item_block(self, ctx, item_ids, item_stats, catalog_items, interests=(), positions=None) -> np.ndarray:
+    def item_block(
+        self, ctx, item_ids, item_stats, catalog_items, interests=(), positions=None, now=None
+    ) -> np.ndarray:
         """Item-side features for each candidate, given the visitor's context."""
         stage = ctx["stage"]
         recent = ctx["recent"][: self.recent_cap]
@@ -152,9 +157,19 @@ class FeatureSpec:
         last_item = next((e["item_id"] for e in recent if e["item_id"]), None)
         interests = set(interests or ())
         block = np.empty((len(item_ids), len(self.item_names)), dtype=np.float64)
+        own = len(self.item_names) - len(SIGNAL_NAMES)
+        distinct = recent_items(ctx, self.recent_cap)
+        block[:, own:] = signal_block(
+            item_stats.signals or _no_signals(),
+            distinct,
+            ctx["last_ts"] if now is None else now,
+            item_ids,
+            catalog_items,
+            tag_profile(distinct, catalog_items),
+        )
         for row, item_id in enumerate(item_ids):
             item = catalog_items.get(item_id)
-            block[row] = (
+            block[row, :own] = (
                 item_stats.popularity_share_log(item_id),
                 item_stats.stage_share(item_id, stage),
                 item_stats.response_rate(item_id),
@@ -167,6 +182,15 @@ class FeatureSpec:
                 positions[row] if positions is not None else 0,
             )
         return block
+
+
+_EMPTY: list[Retrieval] = []
+
+
+def _no_signals() -> Retrieval:
+    if not _EMPTY:
+        _EMPTY.append(Retrieval.empty())
+    return _EMPTY[0]
 
 
 def _number(value) -> float:
@@ -198,6 +222,10 @@ class ItemStats:
         self.responded: dict[str, int] = responded or {}
         self._totals = {item: sum(by_stage.values()) for item, by_stage in self.counts.items()}
         self._grand_total = sum(self._totals.values())
+        self._ranked: dict[str | None, tuple[int, list[str]]] = {}
+        self.signals: Retrieval | None = None
+        """The candidate generators as of the same moment (models.retrieval): online in training, the
+        bundle's frozen form in serving; None reads as no signal."""
 
     def to_dict(self) -> dict:
         return {"engagements": self.counts, "shown": self.shown, "responded": self.responded}
@@ -247,8 +275,13 @@ class ItemStats:
     def most_popular(self, stage: str | None = None) -> list[str]:
         """Item ids by engagement, at a stage if given (ties broken by overall count, then id)."""
         key = stage or "none"
+        cached = self._ranked.get(stage)
+        if cached is not None and cached[0] == self._grand_total:  # serving asks per decision; training adds
+            return cached[1]
 
         def rank(item_id):
             return (-self.counts[item_id].get(key, 0) if stage else 0, -self._totals[item_id], item_id)
 
-        return sorted(self.counts, key=rank)
+        ranked = sorted(self.counts, key=rank)
+        self._ranked[stage] = (self._grand_total, ranked)
+        return ranked

@@ -9,8 +9,11 @@ import numpy as np
 from models.bundle import ModelBundle
 from models.catalog import Catalog, Placement
 from models.context import apply_event, copy_context
+from models.retrieval import candidates, recent_items, tag_profile
 
 TOP_CONTRIBUTIONS = 5
+SHORTLIST = 300
+"""Over a larger pool, the ranker scores this many: what the generators propose, then the most popular."""
 
 
 @dataclasses.dataclass
@@ -59,6 +62,30 @@ def score_candidates(
         )
     next_stage = {name: round(float(p), 4) for name, p in zip(classes, now_probabilities)}
     return Scored(np.asarray(scores, dtype=float), p_response, next_stage, gain, matrix)
+
+
+def shortlist(
+    bundle: ModelBundle, catalog: Catalog, context: dict, eligible: list[str], size: int = SHORTLIST
+) -> tuple[list[str], dict[str, str]]:
+    """The eligible items to rank and, for those a generator proposed, why (its reason in words).
+
+    A pool no larger than `size` is ranked whole; a larger one is cut to the generators' proposals
+    (from the visitor's recent items, already in the context) filled up by popularity at their stage.
+    """
+    pool = {i: catalog.items[i] for i in eligible}
+    recent = [(i, ts) for i, ts in recent_items(context, bundle.spec.recent_cap) if i in pool or i in catalog.items]
+    popular = [i for i in bundle.item_stats.most_popular(context["stage"])[: size * 2] if i in pool]
+    tags = tag_profile(recent, catalog.items)
+    proposed = candidates(bundle.retrieval, recent, popular, catalog.items, tags, size * 4, pool)
+    proposed = {i: why for i, why in proposed.items() if i in pool}
+    if len(eligible) <= size:
+        return eligible, proposed
+    chosen = dict.fromkeys(list(proposed)[:size])
+    for item_id in popular + eligible:
+        if len(chosen) >= size:
+            break
+        chosen.setdefault(item_id, None)
+    return list(chosen), proposed
 
 
 def top_contributions(bundle: ModelBundle, matrix: np.ndarray) -> list[list[dict]]:

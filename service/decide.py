@@ -16,7 +16,7 @@ from models.catalog import Catalog, Placement
 from models.errors import NotFound, StoreUnavailable, ValidationFailed
 from models.policy import holdout_bucket, select
 from models.rules import Rules
-from models.scoring import score_candidates, top_contributions
+from models.scoring import score_candidates, shortlist, top_contributions
 from service import caps
 from service.catalog_store import CatalogStore
 from service.eligibility import screen
@@ -187,12 +187,14 @@ class DecisionEngine:
         if not eligible:
             return branch, [], {}
         bundle, catalog, placement, context, trace = here.bundle, here.catalog, here.placement, here.context, here.trace
-        scored = None
+        scored, proposed = None, {}
         if branch == "model" and bundle is not None:
             try:
+                ranked, proposed = shortlist(bundle, catalog, context, eligible)
                 scored = score_candidates(
-                    bundle, catalog, placement, context, here.profile, here.channel, here.now, eligible
+                    bundle, catalog, placement, context, here.profile, here.channel, here.now, ranked
                 )
+                eligible = ranked  # the generators' shortlist (the whole pool when it is small)
             except Exception as error:  # a broken model must not break the page: fall back, say so
                 log.exception("model %s failed, answering from popularity", bundle.version)
                 trace["model_error"] = str(error)
@@ -204,7 +206,7 @@ class DecisionEngine:
             next_stage = {}
         else:
             scores, next_stage = scored.scores, scored.next_stage
-        reasons = {i: [] for i in eligible}
+        reasons = {i: [proposed[i]] if i in proposed else [] for i in eligible}
         scores = self._boost_interests(scores, eligible, catalog, here.profile, reasons, trace)
         pinned = []
         for resumption in self.rules.resumptions(context) if context else []:

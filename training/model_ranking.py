@@ -1,8 +1,10 @@
-"""The content model as a full-catalog Scorer: it scores a candidate set, popularity ranks the rest after.
+"""The content model as a full-catalog Scorer: it ranks what retrieval proposes, popularity ranks the rest after.
 
-A service with retrieval ranks only what retrieval proposes; here retrieval is the visitor's recent
-items and the most popular ones, and every item outside that set follows, by training popularity.
-`model_scorer` is the one place this is put together, so a retrieval + ranker pair can replace it.
+This is what the service does with a pool larger than its shortlist (models.scoring.shortlist): the
+generators (as frozen at the split, `Replay.signals_at_split`) propose up to `shortlist` items from the
+visitor's recent items, the stage's most popular and trending ones; the content model scores them with
+the same feature code as serving (`FeatureSpec.content_matrix`, the context replayed up to each query
+through the service's reducer); every item outside that set follows, by training popularity.
 """
 
 from __future__ import annotations
@@ -11,56 +13,56 @@ import numpy as np
 import pandas as pd
 
 from journal.replay import BEFORE_EVENT, point_in_time
-from models.context import profile_key
+from models.context import copy_context, profile_key
 from models.features import FeatureSpec, ItemStats
+from models.retrieval import Retrieval, candidates, recent_items, tag_profile
+from models.scoring import SHORTLIST
 from training.full_catalog import Queries, TrainingLog
 from training.replay import profile_keys
 
-POPULAR_CANDIDATES = 300
-
 
 class CandidateModelScorer:
-    """P(response) from the content model for each query's candidates; the rest by popularity, after them."""
+    """P(response) from the content model for each query's shortlist; the rest by popularity, after them."""
 
     name = "model"
 
-    def __init__(self, content, contexts: dict, item_blocks: dict, popular, fallback, tags: dict):
+    def __init__(self, content, spec: FeatureSpec, moments: dict, stats: ItemStats, log: TrainingLog, catalog, size):
         self.content = content
-        self.tags = tags
-        """Universe index -> the catalog item's tags (for the interest match with the visitor's profile)."""
-        self.contexts = contexts
-        """Per query event row: context features, universe indices of recent items, their counts, the last
-        item, the profile's interests."""
-        self.item_blocks = item_blocks
-        """Per stage: the item features of every universe item for a visitor at that stage with no history."""
-        self.popular = popular
-        self.fallback = fallback
+        self.spec = spec
+        self.moments = moments
+        """Per query event row: the visitor's context just before it, the event, the profile."""
+        self.item_stats = stats
+        self.index = {item: i for i, item in enumerate(log.universe)}
+        self.catalog_items = catalog
+        self.size = size
+        popularity = log.popularity
+        self.fallback = popularity / (popularity.max() + 1.0) if len(popularity) else popularity
+
+    def shortlist(self, ctx: dict) -> list[str]:
+        """What the service would rank for this visitor over the whole universe (models.scoring.shortlist)."""
+        recent = recent_items(ctx, self.spec.recent_cap)
+        popular = self.item_stats.most_popular(ctx["stage"])[: self.size * 2]
+        tags = tag_profile(recent, self.catalog_items)
+        proposed = candidates(self.item_stats.signals, recent, popular, self.catalog_items, tags, self.size)
+        chosen = dict.fromkeys(i for i in proposed if i in self.index)
+        for item_id in popular:
+            if len(chosen) >= self.size:
+                break
+            chosen.setdefault(item_id, None)
+        return list(chosen)
 
     def scores(self, queries: Queries) -> np.ndarray:
         out = np.broadcast_to(self.fallback, (len(queries), len(self.fallback))).copy()
-        blocks, candidates = [], []
-        for row, stage in zip(queries.event_row, queries.stage):
-            context, recent, counts, last, interests = self.contexts[row]
-            chosen = np.union1d(self.popular, recent)
-            block = self.item_blocks[stage][chosen]
-            block[:, SEEN_COLUMN] = 0.0
-            block[np.searchsorted(chosen, recent), SEEN_COLUMN] = counts
-            block[:, LAST_COLUMN] = (chosen == last).astype(float)
-            if interests:
-                block[:, INTEREST_COLUMN] = [len(interests & self.tags.get(i, frozenset())) for i in chosen]
-            blocks.append(np.hstack([np.broadcast_to(context, (len(chosen), len(context))), block]))
-            candidates.append(chosen)
-        if blocks:
-            p = self.content.predict(np.vstack(blocks))
-            at = 0
-            for i, chosen in enumerate(candidates):
-                out[i, chosen] = 1.0 + p[at : at + len(chosen)]
-                at += len(chosen)
+        for i, row in enumerate(queries.event_row):
+            ctx, event, profile = self.moments[row]
+            chosen = self.shortlist(ctx)
+            if not chosen:
+                continue
+            matrix = self.spec.content_matrix(
+                ctx, event["ts"], event["channel"], chosen, self.item_stats, self.catalog_items, profile
+            )
+            out[i, [self.index[c] for c in chosen]] = 1.0 + self.content.predict(matrix)
         return out
-
-
-SEEN_COLUMN, LAST_COLUMN, INTEREST_COLUMN = 3, 4, 7
-"""Positions of the per-visitor item features in FeatureSpec.item_names (checked in model_scorer)."""
 
 
 def model_scorer(
@@ -71,26 +73,16 @@ def model_scorer(
     log: TrainingLog,
     catalog_items: dict,
     profiles: dict | None = None,
-    popular: int = POPULAR_CANDIDATES,
+    signals: Retrieval | None = None,
+    size: int = SHORTLIST,
 ) -> CandidateModelScorer:
-    """The content model (fitted on the training slice) behind a candidate set, with item features from
-    training counts only (what a bundle made at the split would serve with) and each visitor's context
-    replayed up to each query through the service's reducer."""
-    per_visitor = [spec.item_names[c] for c in (SEEN_COLUMN, LAST_COLUMN, INTEREST_COLUMN)]
-    assert per_visitor == ["item_visitor_count", "item_is_last", "item_interest_match"], per_visitor
-    universe = log.universe
-    index = {item: i for i, item in enumerate(universe)}
+    """The content model (fitted on the training slice) behind the service's shortlist, with item features
+    from training counts only and the generators as frozen at the split (what a bundle made at the split
+    would serve with), and each visitor's context replayed up to each query through the service's reducer."""
     item_stats = _training_item_stats(log)
-    stages = set(queries.stage.tolist())
-    item_blocks = {
-        stage: spec.item_block({"stage": stage, "recent": []}, universe, item_stats, catalog_items) for stage in stages
-    }
-    contexts = _query_contexts(events, queries, spec, index, profiles or {})
-    popularity = log.popularity
-    top = np.sort(np.argsort(-popularity, kind="stable")[:popular])
-    fallback = popularity / (popularity.max() + 1.0) if len(popularity) else popularity
-    tags = {index[i]: frozenset(item.tags) for i, item in catalog_items.items() if i in index}
-    return CandidateModelScorer(content, contexts, item_blocks, top, fallback, tags)
+    item_stats.signals = signals if signals is not None else Retrieval.empty()
+    moments = _query_moments(events, queries, spec, profiles or {})
+    return CandidateModelScorer(content, spec, moments, item_stats, log, catalog_items, size)
 
 
 def _training_item_stats(log: TrainingLog) -> ItemStats:
@@ -101,33 +93,17 @@ def _training_item_stats(log: TrainingLog) -> ItemStats:
     return ItemStats(counts)
 
 
-def _query_contexts(events, queries: Queries, spec: FeatureSpec, index: dict, profiles: dict) -> dict:
-    """Each query's context features and recent items, replayed from its visitor's events only."""
+def _query_moments(events, queries: Queries, spec: FeatureSpec, profiles: dict) -> dict:
+    """Each query's context (a copy, as it was just before the query's event), the event and the profile,
+    replayed from the queried visitors' events only."""
     wanted = set(queries.event_row.tolist())
     keys = profile_keys(events)
     mine = np.flatnonzero(keys.isin(set(keys.iloc[queries.event_row])).to_numpy())
-    subset = events.iloc[mine]
-    contexts = {}
-    for moment in point_in_time(subset, [], spec.journey, spec.recent_cap):
+    moments = {}
+    for moment in point_in_time(events.iloc[mine], [], spec.journey, spec.recent_cap):
         row = int(mine[moment.index])
         if moment.kind != BEFORE_EVENT or row not in wanted:
             continue
-        event, ctx = moment.record, moment.context
-        recent = ctx["recent"][: spec.recent_cap]
-        counts: dict[int, int] = {}
-        for entry in recent:
-            at = index.get(entry["item_id"], -1) if entry["item_id"] else -1
-            if at >= 0:
-                counts[at] = counts.get(at, 0) + 1
-        last_item = next((e["item_id"] for e in recent if e["item_id"]), None)
-        profile = profiles.get(profile_key(event), {})
-        features = spec.context_row(ctx, event["ts"], event["channel"], profile)
-        order = sorted(counts)
-        contexts[row] = (
-            np.asarray(features, dtype=np.float64),
-            np.asarray(order, dtype=np.int64),
-            np.asarray([counts[i] for i in order], dtype=np.float64),
-            index.get(last_item, -1) if last_item else -1,
-            set((profile or {}).get("interests") or ()),
-        )
-    return contexts
+        event = moment.record
+        moments[row] = (copy_context(moment.context), event, profiles.get(profile_key(event), {}))
+    return moments

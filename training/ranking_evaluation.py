@@ -21,14 +21,16 @@ def full_catalog_metrics(
     cutoff: float,
     content,
     catalog_items: dict,
+    signals,
     profiles: dict | None = None,
     max_queries: int | None = FULL_CATALOG_QUERIES,
 ) -> dict:
-    """The `full_catalog` block of the summary for the content model fitted before `cutoff`."""
+    """The `full_catalog` block of the summary for the content model fitted before `cutoff`, ranking what the
+    generators as frozen at `cutoff` (`signals`, a models.retrieval.Retrieval) propose."""
     log, queries = split_log(events, spec.journey, cutoff, catalog_items, max_queries)
     if len(queries) == 0 or not log.universe:
         return {"queries": len(queries), "universe": len(log.universe), "verdict": "no later engagements to rank"}
-    scorers = [model_scorer(content, spec, events, queries, log, catalog_items, profiles), *fit_baselines(log)]
+    scorers = [model_scorer(content, spec, events, queries, log, catalog_items, profiles, signals), *fit_baselines(log)]
     block = summarise(evaluate(queries, scorers, len(log.universe)), queries, len(log.universe))
     block["max_queries"] = max_queries
     return block

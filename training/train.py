@@ -106,6 +106,7 @@ def train(
     if describe_skipped(skipped):
         progress(describe_skipped(skipped))
     progress(f"replaying {len(events):,} events from {events['visitor_id'].nunique():,} visitors")
+    cutoff = float(np.quantile(events["ts"], 1 - TEST_SHARE))
     rows = replay(
         events,
         spec,
@@ -115,8 +116,8 @@ def train(
         max_rows=max_rows,
         profiles=profiles,
         impressions=joined.impressions if joined is not None else None,
+        split_at=cutoff,
     )
-    cutoff = float(np.quantile(events["ts"], 1 - TEST_SHARE))
     progress(f"training on events before {_iso(cutoff)}, evaluating on the rest")
     next_stage, next_stage_metrics = _fit_next_stage(rows.next_stage, spec, cutoff)
     progress("next-stage model fitted")
@@ -125,12 +126,21 @@ def train(
     content, content_metrics = _fit_content(rows.content, spec, content_cutoff)
     progress("content model fitted")
     full_catalog = full_catalog_metrics(
-        events, spec, content_cutoff, content, catalog_items, profiles, max_queries=full_catalog_queries
+        events,
+        spec,
+        content_cutoff,
+        content,
+        catalog_items,
+        # frozen at `cutoff`: a content split at or after it reads nothing the queries' future holds
+        rows.signals_at_split if content_cutoff >= cutoff else None,
+        profiles,
+        max_queries=full_catalog_queries,
     )
     progress(f"full-catalog evaluation on {full_catalog['queries']:,} queries: {full_catalog['verdict']}")
     next_stage, next_stage_metrics["refit"] = refit_next_stage(next_stage, rows.next_stage, spec.context_names)
     content, content_metrics["refit"] = refit_content(content, rows.content, spec.content_names)
     progress("both models refitted on all the data with the rounds evaluation found")
+    rows.item_stats.signals = rows.item_stats.signals.freeze()  # the generators, as serving reads them
     version = new_version()
     files = events.attrs["files"]
     manifest = {

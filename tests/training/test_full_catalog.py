@@ -245,11 +245,11 @@ def test_train_json_carries_the_full_catalog_block(capsys, tmp_path, demo_events
     assert "Full-catalog ranking" in next(report).read_text()
 
 
-class SeenCountModel:
-    """A stand-in content model: P(response) = item_visitor_count / 10, so it shows what it was given."""
+class ColumnModel:
+    """A stand-in content model that answers one feature column / 10, so a score shows what it was given."""
 
-    def __init__(self, spec):
-        self.column = spec.content_names.index("item_visitor_count")
+    def __init__(self, spec, column):
+        self.column = spec.content_names.index(column)
         self.matrices = []
 
     def predict(self, matrix):
@@ -257,20 +257,37 @@ class SeenCountModel:
         return matrix[:, self.column] / 10
 
 
-def test_model_scorer_ranks_its_candidates_then_the_rest_by_popularity(tiny):
+def _frozen_at_cutoff(spec):
+    from training.replay import replay
+
+    return replay(_events(TINY), spec, {}, horizon_s=1000.0, split_at=CUTOFF)
+
+
+def test_the_generators_are_frozen_at_the_split_and_see_no_later_touch():
+    from models.features import FeatureSpec
+
+    rows = _frozen_at_cutoff(FeatureSpec(JOURNEY))
+    # before 100: y -> x by b (3 -> 4) and by c (7 -> the email_open of x at 8); a's y -> z at 101 is later
+    assert rows.signals_at_split.row("transitions", "y") == {"x": 2.0}
+    assert rows.item_stats.signals.row("transitions", "y") == {"x": 2.0, "z": 1.0}
+
+
+def test_model_scorer_ranks_the_services_shortlist_then_the_rest_by_popularity(tiny):
     from models.features import FeatureSpec
     from training.model_ranking import model_scorer
 
     log, queries = tiny
     spec = FeatureSpec(JOURNEY)
-    model = SeenCountModel(spec)
-    scorer = model_scorer(model, spec, _events(TINY), queries, log, {}, popular=1)
+    model = ColumnModel(spec, "trans_last_share")
+    signals = _frozen_at_cutoff(spec).signals_at_split
+    scorer = model_scorer(model, spec, _events(TINY), queries, log, {}, signals=signals, size=2)
     scores = scorer.scores(queries)
-    tie = np.array([3, 3, 1]) / 4
-    # candidates: the most popular item (x: tied with y, the first index wins) and the visitor's recent items
-    assert scores[0] == pytest.approx([1.1, 1.1, tie[2]])  # a before 101: x, y once each; z not a candidate
-    assert scores[1] == pytest.approx([1.1, 1.1, 1.1])  # a before 102: x, y, z once each
-    assert scores[2] == pytest.approx([1.0, tie[1], tie[2]])  # d, new: only x, never seen
+    rest = np.array([3, 3, 1]) / 4  # training popularity of x, y, z over (max + 1): after every shortlisted item
+    # a before 101: the shortlist is a's recent items (y, then x); every transition from y went to x
+    assert scores[0] == pytest.approx([1.1, 1.0, rest[2]])
+    # a before 102: last item z, never left in training; the shortlist is z, then y
+    assert scores[1] == pytest.approx([rest[0], 1.0, 1.0])
+    # d, new: no history; the shortlist is the two most popular, x and y (tied, by id)
+    assert scores[2] == pytest.approx([1.0, 1.0, rest[2]])
     # the context read for a's second query holds a's three earlier engagements, and nothing later
-    n_events = spec.content_names.index("n_events_log")
-    assert model.matrices[0][3, n_events] == pytest.approx(math.log1p(3))
+    assert model.matrices[1][0, spec.content_names.index("n_events_log")] == pytest.approx(math.log1p(3))
