@@ -47,6 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--profiles", help="JSON Lines of {visitor_id, profile} (interests shape the features)")
     train.add_argument("--no-promote", action="store_true", help="register without making it current")
     train.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    train.add_argument(
+        "--split-at",
+        type=_instant,
+        help="evaluate on events from this instant on, ISO-8601 (default: the latest 20%% of the events)",
+    )
+    train.add_argument(
+        "--full-catalog-queries",
+        type=_query_count,
+        default=argparse.SUPPRESS,
+        help="later engagements the full-catalog evaluation ranks for: a number, or all (default: 5000)",
+    )
 
     simulate = commands.add_parser("simulate", help="write simulated demo journeys (JSON Lines)")
     simulate.add_argument("--out", required=True)
@@ -151,6 +162,8 @@ def _train(args, settings: Settings) -> int:
         profiles=_read_profiles(args.profiles) if args.profiles else None,
         recent_cap=settings.recent_events_cap,
         checks=EventChecks.from_settings(journey, settings),
+        split_at=args.split_at.timestamp() if args.split_at else None,
+        **({"full_catalog_queries": args.full_catalog_queries} if "full_catalog_queries" in args else {}),
     )
     if args.json:
         print(json.dumps(summary))
@@ -255,6 +268,14 @@ def _read_segment(path: str) -> set[str]:
         raise WayfinderError(f"cannot read the segment file {path}: {exc.strerror}") from exc
     ids = {line.strip() for line in lines if line.strip()}
     return ids - {"visitor_id"}
+
+
+def _query_count(text: str) -> int | None:
+    if text == "all":
+        return None
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r} is neither a positive number nor all")
 
 
 def _instant(text: str) -> dt.datetime:

@@ -59,6 +59,7 @@ def train(
     negatives: int = 4,
     checks: EventChecks | None = None,
     full_catalog_queries: int | None = FULL_CATALOG_QUERIES,
+    split_at: float | None = None,
 ) -> dict:
     """The whole training run; returns the summary that `--json` prints.
 
@@ -71,6 +72,7 @@ def train(
     files get the API's `checks` (default: the journey map's types and channels, the default time
     bounds); bad rows count against `max_bad_rows`. The content model is also ranked against the whole
     catalog beside the ranking baselines on at most `full_catalog_queries` later engagements (None: all).
+    Evaluation holds out the events from `split_at` on (epoch seconds; default: the latest TEST_SHARE).
 
     With `decisions_path`, the content model learns from logged impressions joined to their
     outcomes (rewards: `reward_types`, default the journey map's outcomes, within the window),
@@ -106,7 +108,7 @@ def train(
     if describe_skipped(skipped):
         progress(describe_skipped(skipped))
     progress(f"replaying {len(events):,} events from {events['visitor_id'].nunique():,} visitors")
-    cutoff = float(np.quantile(events["ts"], 1 - TEST_SHARE))
+    cutoff = _split(events["ts"], split_at)
     rows = replay(
         events,
         spec,
@@ -218,6 +220,19 @@ def train(
         "metrics": manifest["metrics"],
         "full_catalog": full_catalog,
     }
+
+
+def _split(ts, split_at: float | None) -> float:
+    """Where evaluation starts: `split_at` when it leaves events on both sides, else the latest TEST_SHARE."""
+    if split_at is None:
+        return float(np.quantile(ts, 1 - TEST_SHARE))
+    before = int((ts < split_at).sum())
+    if before < 50 or before == len(ts):
+        raise NotEnoughData(
+            f"--split-at {_iso(split_at)} leaves {before:,} events before it and {len(ts) - before:,} from it on: "
+            f"the events run from {_iso(ts.min())} to {_iso(ts.max())}; need at least 50 before and 1 after"
+        )
+    return float(split_at)
 
 
 def _fit_next_stage(rows, spec: FeatureSpec, cutoff: float):

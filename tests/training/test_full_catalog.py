@@ -291,3 +291,24 @@ def test_model_scorer_ranks_the_services_shortlist_then_the_rest_by_popularity(t
     assert scores[2] == pytest.approx([1.0, 1.0, rest[2]])
     # the context read for a's second query holds a's three earlier engagements, and nothing later
     assert model.matrices[1][0, spec.content_names.index("n_events_log")] == pytest.approx(math.log1p(3))
+
+
+def test_split_at_holds_out_the_events_from_that_instant(capsys, tmp_path, demo_events):
+    frame = pd.read_json(demo_events, lines=True)
+    stamps = pd.to_datetime(frame["timestamp"], utc=True).sort_values().reset_index(drop=True)
+    split = stamps.iloc[int(len(stamps) * 0.6)]
+    argv = ["--registry", str(tmp_path / "reg"), "train", "--events", str(demo_events), "--json"]
+    code = main([*argv, "--split-at", split.isoformat(), "--full-catalog-queries", "300"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    manifest = json.loads(next((tmp_path / "reg").rglob("manifest.json")).read_text())
+    assert pd.Timestamp(manifest["data"]["split_at"]) == split
+    assert summary["full_catalog"]["queries"] == 300 and summary["full_catalog"]["max_queries"] == 300
+
+
+def test_split_at_outside_the_events_is_refused_with_their_range(capsys, tmp_path, demo_events):
+    argv = ["--registry", str(tmp_path / "reg"), "train", "--events", str(demo_events)]
+    assert main([*argv, "--split-at", "1990-01-01T00:00:00Z"]) == 2
+    message = capsys.readouterr().err
+    assert "leaves 0 events before it" in message and "the events run from" in message
+    assert not (tmp_path / "reg").exists() or not list((tmp_path / "reg").rglob("manifest.json"))
