@@ -167,20 +167,21 @@ class FeatureSpec:
             catalog_items,
             tag_profile(distinct, catalog_items),
         )
+        n = len(item_ids)
+        block[:, 0], block[:, 1], block[:, 2] = item_stats.columns(item_ids, stage)
+        block[:, 3] = np.fromiter((seen.get(i, 0) for i in item_ids), dtype=np.float64, count=n)
+        block[:, 4] = np.fromiter((i == last_item for i in item_ids), dtype=np.float64, count=n)
+        block[:, 5:9] = (1.0, 1.0, 0.0, -1.0)  # an item the catalog does not hold
         for row, item_id in enumerate(item_ids):
             item = catalog_items.get(item_id)
-            block[row, :own] = (
-                item_stats.popularity_share_log(item_id),
-                item_stats.stage_share(item_id, stage),
-                item_stats.response_rate(item_id),
-                seen.get(item_id, 0),
-                1.0 if item_id == last_item else 0.0,
-                item.value if item else 1.0,
-                1.0 if item is None or not item.stages or stage in item.stages else 0.0,
-                len(interests.intersection(item.tags)) if item else 0.0,
-                ITEM_KINDS.index(item.kind) if item else -1,
-                positions[row] if positions is not None else 0,
-            )
+            if item is not None:
+                block[row, 5:9] = (
+                    item.value,
+                    1.0 if not item.stages or stage in item.stages else 0.0,
+                    len(interests.intersection(item.tags)),
+                    ITEM_KINDS.index(item.kind),
+                )
+        block[:, 9] = positions if positions is not None else 0
         return block
 
 
@@ -253,6 +254,22 @@ class ItemStats:
         overall = (sum(self.responded.values()) + 1) / (sum(self.shown.values()) + 2)
         k = self.PRIOR_IMPRESSIONS
         return (self.responded.get(item_id, 0) + k * overall) / (self.shown.get(item_id, 0) + k)
+
+    def columns(self, item_ids: list[str], stage: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """popularity_share_log, stage_share and response_rate for each item, a column at a time."""
+        n, key = len(item_ids), stage or "none"
+        totals = np.fromiter((self._totals.get(i, 0) for i in item_ids), dtype=np.float64, count=n)
+        empty: dict = {}
+        at_stage = np.fromiter((self.counts.get(i, empty).get(key, 0) for i in item_ids), dtype=np.float64, count=n)
+        share = np.log((totals + 1) / (self._grand_total + 1))
+        stage_share = np.divide(at_stage, totals, out=np.zeros(n), where=totals > 0)
+        if not self.shown:
+            return share, stage_share, np.full(n, -1.0)
+        overall = (sum(self.responded.values()) + 1) / (sum(self.shown.values()) + 2)
+        k = self.PRIOR_IMPRESSIONS
+        responded = np.fromiter((self.responded.get(i, 0) for i in item_ids), dtype=np.float64, count=n)
+        shown = np.fromiter((self.shown.get(i, 0) for i in item_ids), dtype=np.float64, count=n)
+        return share, stage_share, (responded + k * overall) / (shown + k)
 
     def total(self, item_id: str) -> int:
         return self._totals.get(item_id, 0)

@@ -78,6 +78,21 @@ class _Signals:
         row = self.row(kind, item_id)
         return heapq.nlargest(n, row, key=row.__getitem__) if row else []
 
+    # Column-wise forms for signal_block; a subclass may answer them faster than item by item.
+    def similarities(self, a: str, items: list[str]) -> np.ndarray:
+        return np.fromiter((self.similarity(a, b) for b in items), dtype=np.float64, count=len(items))
+
+    def first_seen_many(self, items: list[str]) -> np.ndarray:
+        return np.fromiter(
+            (math.nan if (f := self.first_seen(i)) is None else f for i in items), dtype=np.float64, count=len(items)
+        )
+
+    def trend_shares(self, items: list[str]) -> np.ndarray:
+        return np.fromiter((self.trend_share(i) for i in items), dtype=np.float64, count=len(items))
+
+    def out_total_of(self, item_id: str) -> float:
+        return sum(self.row("transitions", item_id).values())
+
 
 class Generators(_Signals):
     """Online counts in time order. `add` is called after a touch's own training row was built."""
@@ -141,7 +156,12 @@ class Generators(_Signals):
             return []
         cached = self._top_cache.get((kind, item_id))
         if cached is None or len(row) > cached[0] * 1.25 + 2:
-            cached = (len(row), super().top(kind, item_id, max(n, 20)))
+            keys = list(row)
+            values = np.fromiter(row.values(), dtype=np.float64, count=len(keys))
+            if kind == "knn":  # cosine: item_id's own norm is common to the row and leaves the order alone
+                norms = np.fromiter((self.visitors.get(b, 1) for b in keys), dtype=np.float64, count=len(keys))
+                values /= np.sqrt(norms)
+            cached = (len(row), [keys[i] for i in _largest(values, max(n, 20))])
             self._top_cache[(kind, item_id)] = cached
         return cached[1][:n]
 
@@ -157,6 +177,26 @@ class Generators(_Signals):
 
     def trend_share(self, item_id):
         return (self.trend.get(item_id, 0.0) + 1e-3) / (self.trend_total + 1.0)
+
+    def similarities(self, a, items):
+        row = self.counts["cooccur"].get(a)
+        if not row:
+            return np.zeros(len(items))
+        together = np.fromiter((row.get(b, 0.0) for b in items), dtype=np.float64, count=len(items))
+        visitors = np.fromiter((self.visitors.get(b, 1) for b in items), dtype=np.float64, count=len(items))
+        return together / np.sqrt(self.visitors.get(a, 1) * visitors)
+
+    def first_seen_many(self, items):
+        first = self.first
+        return np.fromiter((first.get(i, math.nan) for i in items), dtype=np.float64, count=len(items))
+
+    def trend_shares(self, items):
+        trend = self.trend
+        counts = np.fromiter((trend.get(i, 0.0) for i in items), dtype=np.float64, count=len(items))
+        return (counts + 1e-3) / (self.trend_total + 1.0)
+
+    def out_total_of(self, item_id):
+        return self.out_total.get(item_id, 0.0)
 
     def trending(self, n: int) -> list[str]:
         # recounted every few hundred touches: the top of a decayed count moves slowly
@@ -185,27 +225,36 @@ class Generators(_Signals):
 
 
 def _sparse(table: dict[str, dict[str, float]], index: dict[str, int], n: int) -> sp.csr_matrix:
-    rows = np.fromiter((index[a] for a, row in table.items() for _ in row), dtype=np.int32)
-    cols = np.fromiter((index[b] for row in table.values() for b in row), dtype=np.int32)
-    vals = np.fromiter((v for row in table.values() for v in row.values()), dtype=np.float64)
+    sizes = np.fromiter((len(row) for row in table.values()), dtype=np.int64, count=len(table))
+    rows = np.repeat(np.fromiter((index[a] for a in table), dtype=np.int32, count=len(table)), sizes)
+    total = int(sizes.sum())
+    cols = np.fromiter((index[b] for row in table.values() for b in row), dtype=np.int32, count=total)
+    vals = np.fromiter((v for row in table.values() for v in row.values()), dtype=np.float64, count=total)
     return sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
 
 
+def _largest(values: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k largest values, largest first (ties: the earlier position)."""
+    if len(values) > k:
+        part = np.argpartition(-values, k - 1)[:k]
+        threshold = values[part].min()
+        part = np.flatnonzero(values >= threshold)  # every tie at the threshold, then the earliest of them
+        return part[np.argsort(-values[part], kind="stable")][:k]
+    return np.argsort(-values, kind="stable")
+
+
 def _top_k(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Each row's k largest entries (ties: the lower column), as float32."""
-    data, indices, indptr = [np.empty(0)], [np.empty(0, dtype=np.int32)], [0]
-    for i in range(matrix.shape[0]):
-        start, end = matrix.indptr[i], matrix.indptr[i + 1]
-        values, columns = matrix.data[start:end], matrix.indices[start:end]
-        if len(values) > k:
-            keep = np.lexsort((columns, -values))[:k]
-            values, columns = values[keep], columns[keep]
-        data.append(values)
-        indices.append(columns)
-        indptr.append(indptr[-1] + len(values))
-    return sp.csr_matrix(
-        (np.concatenate(data).astype(np.float32), np.concatenate(indices), np.asarray(indptr)), shape=matrix.shape
-    )
+    """Each row's k largest entries (ties: the lower column), as float32; vectorised over all rows."""
+    matrix = matrix.tocsr()
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    order = np.lexsort((matrix.indices, -matrix.data, rows))  # by row, then value descending, then column
+    rank = np.arange(len(order)) - matrix.indptr[rows[order]]
+    keep = np.sort(order[rank < k])  # back in row, column order
+    kept_rows = rows[keep]
+    indptr = np.r_[0, np.cumsum(np.bincount(kept_rows, minlength=matrix.shape[0]))]
+    return sp.csr_matrix((matrix.data[keep].astype(np.float32), matrix.indices[keep], indptr), shape=matrix.shape)
 
 
 class Retrieval(_Signals):
@@ -244,6 +293,26 @@ class Retrieval(_Signals):
 
     def trending(self, n: int) -> list[str]:
         return self._trending[:n]
+
+    def similarities(self, a, items):
+        row = self.row("knn", a)
+        return np.fromiter((row.get(b, 0.0) for b in items), dtype=np.float64, count=len(items))
+
+    def _positions(self, items: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        at = np.fromiter((self.index.get(i, -1) for i in items), dtype=np.int64, count=len(items))
+        return at, at >= 0
+
+    def first_seen_many(self, items):
+        at, known = self._positions(items)
+        return np.where(known, self.arrays["first_seen"][np.where(known, at, 0)] if len(self.items) else 0, math.nan)
+
+    def trend_shares(self, items):
+        at, known = self._positions(items)
+        counts = np.where(known, self.arrays["trend"][np.where(known, at, 0)] if len(self.items) else 0, 0.0)
+        return (counts + 1e-3) / (self._trend_total + 1.0)
+
+    def out_total_of(self, item_id):
+        return self.out_total.get(item_id, 0.0)
 
     def save(self, directory: Path) -> None:
         flat = {"items": np.asarray(self.items, dtype=object).astype(str)}
@@ -325,6 +394,8 @@ def candidates(
     offer([i for i, _ in recent], REASONS["recent"])  # bought again: The Complete Journey's best baseline
     for kind, width in (("transitions", 60), ("covisits", 40), ("knn", 20)):
         for other, _ in recent[: 1 if kind == "transitions" else 3]:
+            if len(out) >= n:
+                return out
             label = catalog_items[other].title if other in catalog_items and catalog_items[other].title else other
             offer(signals.top(kind, other, width), REASONS[kind].format(item=label))
     if tags:
@@ -344,42 +415,45 @@ def signal_block(
     catalog_items: dict,
     tags: dict[str, float],
 ) -> np.ndarray:
-    """The generators' signals for each candidate (SIGNAL_NAMES), given the visitor's recent items."""
+    """The generators' signals for each candidate (SIGNAL_NAMES), given the visitor's recent items;
+    computed a column at a time (training builds about a million rows)."""
+    n = len(item_ids)
+    block = np.zeros((n, len(SIGNAL_NAMES)), dtype=np.float64)
+    if not n:
+        return block
+
+    def column(row: dict) -> np.ndarray:
+        return np.fromiter((row.get(i, 0.0) for i in item_ids), dtype=np.float64, count=n) if row else np.zeros(n)
+
     last = recent[0][0] if recent else None
-    trans = signals.row("transitions", last) if last else {}
-    out_total = sum(trans.values()) if trans else 0.0
-    if last is not None and isinstance(signals, Retrieval):
-        out_total = signals.out_total.get(last, out_total)
+    if last is not None:
+        trans = column(signals.row("transitions", last))
+        out_total = signals.out_total_of(last)
+        block[:, 0] = np.log1p(trans)
+        block[:, 1] = trans / out_total if out_total else 0.0
     window = recent[:WINDOW]
-    covisit_rows = [(signals.row("covisits", other), 1.0 / (d + 1)) for d, (other, _) in enumerate(window)]
-    knn_rows = [signals.row("knn", other) for other, _ in window] if isinstance(signals, Retrieval) else None
+    covisit = np.zeros(n)
+    for distance, (other, _) in enumerate(window):
+        covisit += column(signals.row("covisits", other)) / (distance + 1)
+    block[:, 2] = np.log1p(covisit)
+    if window:
+        sims = np.vstack([signals.similarities(other, item_ids) for other, _ in window])
+        block[:, 3], block[:, 4] = sims.max(axis=0), sims.sum(axis=0)
     position = {item_id: (p, ts) for p, (item_id, ts) in enumerate(recent)}
-    recent_tags = [set(catalog_items[i].tags) for i, _ in window if i in catalog_items and catalog_items[i].tags]
-    block = np.empty((len(item_ids), len(SIGNAL_NAMES)), dtype=np.float64)
-    for r, item_id in enumerate(item_ids):
-        t = trans.get(item_id, 0.0)
-        covisit = sum(row.get(item_id, 0.0) * w for row, w in covisit_rows)
-        if knn_rows is not None:
-            sims = [row.get(item_id, 0.0) for row in knn_rows]
-        else:
-            sims = [signals.similarity(other, item_id) for other, _ in window]
-        seen = position.get(item_id)
-        item = catalog_items.get(item_id)
-        item_tags = set(item.tags) if item is not None else set()
-        first = signals.first_seen(item_id)
-        block[r] = (
-            math.log1p(t),
-            t / out_total if out_total else 0.0,
-            math.log1p(covisit),
-            max(sims, default=0.0),
-            sum(sims),
-            seen[0] if seen else math.nan,
-            math.log1p(max(now - seen[1], 0.0)) / _LOG_DAY if seen else math.nan,
-            sum(tags.get(tag, 0.0) for tag in item_tags),
-            max((len(item_tags & other) / len(item_tags | other) for other in recent_tags), default=0.0)
-            if item_tags
-            else 0.0,
-            math.log1p(max(now - first, 0.0)) / _LOG_DAY if first is not None else math.nan,
-            math.log(signals.trend_share(item_id)),
-        )
+    seen = [position.get(i) for i in item_ids]
+    block[:, 5] = [p[0] if p else math.nan for p in seen]
+    since = np.asarray([max(now - p[1], 0.0) if p else math.nan for p in seen], dtype=np.float64)
+    block[:, 6] = np.log1p(since) / _LOG_DAY
+    if catalog_items:
+        recent_tags = [set(catalog_items[i].tags) for i, _ in window if i in catalog_items and catalog_items[i].tags]
+        for r, item_id in enumerate(item_ids):
+            item = catalog_items.get(item_id)
+            if item is None or not item.tags:
+                continue
+            item_tags = set(item.tags)
+            block[r, 7] = sum(tags.get(tag, 0.0) for tag in item_tags)
+            block[r, 8] = max((len(item_tags & o) / len(item_tags | o) for o in recent_tags), default=0.0)
+    first = signals.first_seen_many(item_ids)
+    block[:, 9] = np.log1p(np.maximum(now - first, 0.0)) / _LOG_DAY  # NaN where never seen
+    block[:, 10] = np.log(signals.trend_shares(item_ids))
     return block

@@ -153,7 +153,8 @@ def replay(
         if moment.kind == BEFORE_EVENT:
             before = recent_items(ctx, spec.recent_cap) if item is not None else []
             if not use_impressions and item is not None and sampled[row_index] and stage:
-                proposed = candidates(generators, before, [], catalog_items, tag_profile(before, catalog_items), 40)
+                tags = tag_profile(before, catalog_items)
+                proposed = candidates(generators, before, generators.trending(50), catalog_items, tags, HARD_FROM)
                 choice = _sample_choice(item, universe, universe_index, negatives, rng, list(proposed), touched)
                 profile = profiles.get(profile_key(event), {})
                 ct_X.append(
@@ -225,6 +226,9 @@ def _decision_groups(impressions: pd.DataFrame) -> list[dict]:
     return groups
 
 
+HARD_FROM = 300
+"""Hard negatives are drawn from the first this many items the generators propose: what serving ranks
+(models.scoring.SHORTLIST), trending standing in for stage popularity."""
 HARD_PER_NEGATIVE = 1
 """Hard negatives per `negatives`. YOOCHOOSE, first 3,000 test prefixes of the scratch full-catalog
 evaluation: 1 (8 rows a choice) hit@20 0.651 MRR@20 0.364 in 60 s CPU; 2 (12 rows) 0.630 / 0.364 in 82 s."""
