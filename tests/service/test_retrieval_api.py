@@ -78,3 +78,30 @@ def test_a_visitor_with_no_history_gets_the_popular_item_with_a_reason(item_clie
     assert decision["policy"] == "model"
     assert decision["items"][0]["item_id"] == C
     assert all(item["reasons"] for item in decision["items"])
+
+
+def test_an_item_the_model_never_saw_still_gets_an_answer_with_reasons(item_client):
+    new = {"title": "Winter tyres, fitted", "tags": ["service", "winter"], "channels": []}
+    assert item_client.put("/v1/catalog/items/winter_tyres_new", json=new).status_code == 200
+    body = item_client.get("/v1/placements/email_block").get_json()
+    only_new = {**body, "candidates": ["winter_tyres_new"], "slots": 1}
+    assert item_client.put("/v1/placements/email_block", json=only_new).status_code == 200
+    sent = item_client.post("/v1/events", json={"visitor_id": "v-new", "type": "product_view", "item_id": A})
+    assert sent.status_code == 200
+    decision = decide(item_client, "v-new")
+    assert decision["policy"] == "model"
+    assert [i["item_id"] for i in decision["items"]] == ["winter_tyres_new"]
+    assert decision["explain"]["items"]["winter_tyres_new"]["top_contributions"]
+
+
+def test_a_bundle_without_generators_answers_from_the_ranker_alone(settings, journey, catalog, tmp_path):
+    registry = tmp_path / "no-generators"
+    train(_log(tmp_path / "events.jsonl"), registry, journey, catalog, progress=lambda _: None)
+    for stored in registry.rglob("retrieval.npz"):
+        stored.unlink()  # a bundle from before the generators, or one whose file was lost
+    client = create_app(dataclasses.replace(settings, registry=registry)).test_client()
+    sent = client.post("/v1/events", json={"visitor_id": "v-old", "type": "product_view", "item_id": A})
+    assert sent.status_code == 200
+    decision = decide(client, "v-old")
+    assert decision["policy"] == "model" and decision["items"]
+    assert all(item["reasons"] for item in decision["items"]), decision["items"]
