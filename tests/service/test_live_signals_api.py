@@ -1,0 +1,130 @@
+"""The candidate generators move between retrains (issue 11), through the API: a real model trained on a
+hand-built log, events posted to /v1/events, the upkeep step run, then decisions, with no retrain."""
+
+import dataclasses
+import datetime as dt
+import json
+
+import numpy as np
+import pytest
+
+from service import create_app
+from training.train import train
+
+A, B, C, D, E = "review_x5_press", "guide_ev_charging", "story_family_safety", "hero_x3_family_suv", "hero_e2_electric"
+"""In the bundle: A then C, and D alone (the most popular). B and E it never saw."""
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()
+NOW = dt.datetime.now(dt.UTC)
+
+
+def _view(visitor, item, at: dt.datetime) -> dict:
+    stamp = at.isoformat().replace("+00:00", "Z")
+    return {"event_id": f"{visitor}-{item}-{stamp}", "visitor_id": visitor, "type": "product_view", "timestamp": stamp,
+            "channel": "web", "item_id": item}  # fmt: skip
+
+
+def _log(path):
+    events = []
+    for n, kind in enumerate(np.random.default_rng(7).choice(["ac", "d"], size=200, p=[0.35, 0.65])):
+        at = dt.datetime.fromtimestamp(START + n * 3_600, dt.UTC)
+        if kind == "ac":
+            events += [_view(f"ac{n}", A, at), _view(f"ac{n}", C, at + dt.timedelta(minutes=1))]
+        else:
+            events.append(_view(f"d{n}", D, at))
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return path
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, journey, catalog):
+    """A real model trained once for the module (serving only reads it)."""
+    folder = tmp_path_factory.mktemp("live")
+    train(_log(folder / "events.jsonl"), folder / "registry", journey, catalog, progress=lambda _: None)
+    return folder / "registry"
+
+
+@pytest.fixture
+def live_app(settings, registry):
+    # no upkeep thread: the test runs the upkeep step itself, when it wants it
+    app = create_app(dataclasses.replace(settings, registry=registry, spool_drain_interval_s=0))
+    client = app.test_client()
+    body = client.get("/v1/placements/email_block").get_json()
+    changed = {**body, "candidates": [B, C, D, E], "filters": [], "exploration": {}, "holdout_share": 0, "slots": 4}
+    assert client.put("/v1/placements/email_block", json=changed).status_code == 200
+    return app
+
+
+def post(client, events):
+    answer = client.post("/v1/events", json={"events": events})
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["accepted"] == len(events)
+
+
+def reasons(client, visitor) -> dict[str, list[str]]:
+    answer = client.post("/v1/decisions", json={"visitor_id": visitor, "placement": "email_block"})
+    assert answer.status_code == 200, answer.get_json()
+    decision = answer.get_json()
+    assert decision["policy"] == "model"
+    return {item["item_id"]: item["reasons"] for item in decision["items"]}
+
+
+def test_a_new_item_viewed_after_a_is_proposed_after_a_before_any_retrain(live_app):
+    client, services = live_app.test_client(), live_app.extensions["wayfinder"]
+    after_a = "viewed next after What the press says about the X5"
+    post(client, [_view("first", A, NOW - dt.timedelta(minutes=5))])
+    services.background.run_once()
+    assert not any(after_a in why for why in reasons(client, "first")[B])
+    assert B not in services.models.bundle.retrieval.row("transitions", A)
+
+    later = NOW - dt.timedelta(minutes=30)
+    post(client, [_view(f"w{n}", item, later + dt.timedelta(seconds=n * 10 + (item == B))) for n in range(100)
+                  for item in (A, B)])  # fmt: skip
+    services.background.run_once()
+
+    signals = services.models.bundle.retrieval
+    assert signals.row("transitions", A)[B] == 100.0
+    assert signals.top("transitions", A, 1) == [B]  # 100 live against the bundle's 70 or so A -> C
+    post(client, [_view("second", A, NOW - dt.timedelta(minutes=1))])
+    shown = reasons(client, "second")
+    assert any(after_a in why for why in shown[B]), shown[B]
+    assert services.models.version == services.models.registry.current()  # the same model: no retrain
+
+
+def test_a_burst_of_touches_on_one_item_makes_it_trending(live_app):
+    client, services = live_app.test_client(), live_app.extensions["wayfinder"]
+    services.background.run_once()
+    assert E not in services.models.bundle.retrieval.trending(30)
+    assert "trending now" not in reasons(client, "newcomer").get(E, [])
+
+    post(client, [_view(f"t{n}", E, NOW - dt.timedelta(minutes=20, seconds=-n)) for n in range(50)])
+    services.background.run_once()
+
+    assert services.models.bundle.retrieval.trending(1) == [E]
+    assert "trending now" in reasons(client, "newcomer")[E]
+
+
+def test_the_live_counts_stay_within_the_settings_bounds(settings, registry):
+    bounded = dataclasses.replace(
+        settings,
+        registry=registry,
+        spool_drain_interval_s=0,
+        live_signals_items=3,
+        live_signals_neighbours=2,
+        live_signals_visitors=5,
+    )
+    app = create_app(bounded)
+    items = [A, B, C, D, E, "offer_ev_grant", "accessory_pet_pack"]
+    post(app.test_client(), [_view(f"v{n % 7}", items[n * 3 % 7], NOW - dt.timedelta(seconds=300 - n))
+                             for n in range(120)])  # fmt: skip
+    live = app.extensions["wayfinder"].live_signals
+    app.extensions["wayfinder"].background.run_once()
+    sizes = live.counts.sizes()
+    assert sizes["items"] == 3 and sizes["rows"] <= 3 and sizes["neighbours"] <= 2 and sizes["visitors"] == 5
+    assert live.counts.touches == 120
+
+
+def test_live_counting_can_be_turned_off(settings):
+    app = create_app(dataclasses.replace(settings, live_signals_items=0))
+    services = app.extensions["wayfinder"]
+    assert services.live_signals is None
+    assert "live signals" not in [name for name, _ in services.background.tasks]
