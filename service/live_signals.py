@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from config.settings import Settings
@@ -40,11 +42,17 @@ class LiveSignals:
         self.counts: LiveCounts | None = None
         self.tail: EventTail | None = None
         self._lock = threading.Lock()
+        # a fork while the master's upkeep thread held the lock would leave the worker's held for ever
+        reset = weakref.WeakMethod(self._after_fork)
+        os.register_at_fork(after_in_child=lambda: (method := reset()) is not None and method())
 
     def refresh(self) -> None:
         """Read what the journal gained, count it, and swap the merged generators into the bundle."""
         with self._lock:  # the upkeep thread, or a test calling it directly; never a request
             self._refresh()
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
 
     def _refresh(self) -> None:
         bundle = self.models.bundle

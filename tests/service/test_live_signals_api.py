@@ -128,3 +128,15 @@ def test_live_counting_can_be_turned_off(settings):
     services = app.extensions["wayfinder"]
     assert services.live_signals is None
     assert "live signals" not in [name for name, _ in services.background.tasks]
+
+
+def test_a_worker_forked_while_the_master_counted_can_count(settings):
+    import os
+
+    live = create_app(settings).extensions["wayfinder"].live_signals
+    with live._lock:
+        pid = os.fork()
+        if pid == 0:  # the worker: the lock the master's thread held is free again
+            os._exit(0 if live._lock.acquire(timeout=2) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
