@@ -140,3 +140,59 @@ def test_a_worker_forked_while_the_master_counted_can_count(settings):
             os._exit(0 if live._lock.acquire(timeout=2) else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_new_model_counts_afresh_from_its_own_data_end(settings, registry, tmp_path):
+    import shutil
+
+    from models.registry import Registry
+
+    own = Registry(shutil.copytree(registry, tmp_path / "registry"))
+    app = create_app(dataclasses.replace(settings, registry=own.root, spool_drain_interval_s=0))
+    client, services = app.test_client(), app.extensions["wayfinder"]
+    pairs = [(f"w{n}", NOW - dt.timedelta(minutes=30, seconds=-n * 10)) for n in range(30)]
+    pairs += [(f"x{n}", NOW - dt.timedelta(minutes=5, seconds=-n * 10)) for n in range(10)]
+    post(client, [_view(who, item, at + dt.timedelta(seconds=item == B)) for who, at in pairs for item in (A, B)])
+    services.background.run_once()
+    assert services.models.bundle.retrieval.row("transitions", A)[B] == 40.0
+
+    # the next model's data ends between the two groups: only the later ten are news to it
+    version = "20991231T000000Z-abc123"
+    manifest = json.loads((own.path(own.current()) / "manifest.json").read_text())
+    manifest["version"] = version
+    manifest["data"]["time_range"][1] = (NOW - dt.timedelta(minutes=10)).isoformat().replace("+00:00", "Z")
+    own.write(version, lambda d: (shutil.copytree(own.path(own.current()), d), (d / "manifest.json").write_text(
+        json.dumps(manifest))))  # fmt: skip
+    own.promote(version)
+    assert services.models.get().version == version
+    services.background.run_once()
+    assert services.models.bundle.retrieval.row("transitions", A)[B] == 10.0
+
+
+def test_the_upkeep_step_costs_no_redis_call_and_a_decision_still_one_read_and_one_write(live_app, monkeypatch):
+    import redis
+
+    client, services = live_app.test_client(), live_app.extensions["wayfinder"]
+    post(client, [_view(f"w{n}", item, NOW - dt.timedelta(seconds=600 - n * 2 - (item == B))) for n in range(50)
+                  for item in (A, B)])  # fmt: skip
+    post(client, [_view("reader", A, NOW)])
+    reasons(client, "reader")  # warm: catalog cached, scripts loaded
+    trips = []
+    original_execute, original_command = redis.client.Pipeline.execute, redis.Redis.execute_command
+
+    def counted_execute(pipe, *args, **kwargs):
+        trips.append([c[0][0] for c in pipe.command_stack])
+        return original_execute(pipe, *args, **kwargs)
+
+    def counted_command(self, *args, **kwargs):
+        trips.append([args[0]])
+        return original_command(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted_execute)
+    monkeypatch.setattr(redis.Redis, "execute_command", counted_command)
+    services.live_signals.refresh()
+    assert trips == []
+    assert services.models.bundle.retrieval.row("transitions", A)[B] == 50.0
+    shown = reasons(client, "reader")
+    assert any("viewed next after" in why for why in shown[B])
+    assert len(trips) == 2, trips
