@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from config.settings import Settings
 from service import create_app
 from training.train import train
 
@@ -44,9 +45,15 @@ def registry(tmp_path_factory, journey, catalog):
 
 
 @pytest.fixture
+def settings(settings):
+    """The test settings with the live generators on, at their defaults, and no upkeep thread: the tests
+    run the upkeep step themselves, when they want it."""
+    return dataclasses.replace(settings, live_signals_items=Settings().live_signals_items, spool_drain_interval_s=0)
+
+
+@pytest.fixture
 def live_app(settings, registry):
-    # no upkeep thread: the test runs the upkeep step itself, when it wants it
-    app = create_app(dataclasses.replace(settings, registry=registry, spool_drain_interval_s=0))
+    app = create_app(dataclasses.replace(settings, registry=registry))
     client = app.test_client()
     body = client.get("/v1/placements/email_block").get_json()
     changed = {**body, "candidates": [B, C, D, E], "filters": [], "exploration": {}, "holdout_share": 0, "slots": 4}
@@ -107,7 +114,6 @@ def test_the_live_counts_stay_within_the_settings_bounds(settings, registry):
     bounded = dataclasses.replace(
         settings,
         registry=registry,
-        spool_drain_interval_s=0,
         live_signals_items=3,
         live_signals_neighbours=2,
         live_signals_visitors=5,
@@ -148,7 +154,7 @@ def test_a_new_model_counts_afresh_from_its_own_data_end(settings, registry, tmp
     from models.registry import Registry
 
     own = Registry(shutil.copytree(registry, tmp_path / "registry"))
-    app = create_app(dataclasses.replace(settings, registry=own.root, spool_drain_interval_s=0))
+    app = create_app(dataclasses.replace(settings, registry=own.root))
     client, services = app.test_client(), app.extensions["wayfinder"]
     pairs = [(f"w{n}", NOW - dt.timedelta(minutes=30, seconds=-n * 10)) for n in range(30)]
     pairs += [(f"x{n}", NOW - dt.timedelta(minutes=5, seconds=-n * 10)) for n in range(10)]
