@@ -19,6 +19,7 @@ import weakref
 from pathlib import Path
 
 from config.settings import Settings
+from journal.skipped import describe_skipped, skipped_lines
 from journal.tail import EventTail
 from models.bundle import ModelBundle
 from models.context import profile_key
@@ -60,7 +61,10 @@ class LiveSignals:
             return
         if bundle is not self.bundle:
             self._start(bundle)
+        bad_before = self.tail.bad_lines
         records = self.tail.read(self.settings.live_signals_read_bytes)
+        if self.tail.bad_lines > bad_before:
+            log.warning("live signals %s", describe_skipped(skipped_lines(self.tail.bad_lines - bad_before)))
         counted = 0
         for record in sorted(records, key=lambda r: r["ts"]):
             if not record["item_id"]:

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from config.settings import Settings
+from journal.writer import DailyLog
+from models.events import parse_event
 from service import create_app
 from training.train import train
 
@@ -202,3 +204,18 @@ def test_the_upkeep_step_costs_no_redis_call_and_a_decision_still_one_read_and_o
     shown = reasons(client, "reader")
     assert any("viewed next after" in why for why in shown[B])
     assert len(trips) == 2, trips
+
+
+def test_a_torn_journal_line_is_skipped_and_said(live_app, caplog):
+    client, services = live_app.test_client(), live_app.extensions["wayfinder"]
+    post(client, [_view("torn", A, NOW - dt.timedelta(seconds=20))])
+    restarted = DailyLog(services.settings.data_dir / "events", host=services.settings.journal_host)
+    with open(restarted.path_for((NOW - dt.timedelta(seconds=20)).timestamp()), "ab") as handle:
+        handle.write(b'{"event_id": "cut", "visitor_id": "torn", "item_id": "')  # a crash mid-write
+    services.background.run_once()
+    # the restarted worker's writer starts a fresh line after the torn one
+    restarted.append([parse_event(_view("torn", B, NOW - dt.timedelta(seconds=10)))])
+    services.background.run_once()
+    assert services.models.bundle.retrieval.row("transitions", A)[B] == 1.0
+    assert services.live_signals.tail.bad_lines == 1
+    assert "live signals skipped 1 bad event line" in caplog.text
