@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from journal.event_log import _event_row, day_files
+from journal.event_log import day_files, event_row
 
 
 class EventTail:
@@ -61,7 +61,7 @@ class EventTail:
             if not line.strip():
                 continue
             try:
-                row = _event_row(json.loads(line))
+                row = event_row(json.loads(line))
             except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError, TypeError, ValueError):
                 self.bad_lines += 1
                 continue
