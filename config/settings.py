@@ -57,6 +57,18 @@ class Settings:
     """How often a background thread looks for spooled events to apply once Redis is back."""
     spool_max_bytes: int = 1 << 30
     """Events spooled during an outage stop being accepted (503) once the spool holds this many bytes."""
+    live_signals_items: int = 2_000
+    """Items whose transitions, co-visits and trend each worker counts live between retrains, least
+    recently touched dropped first (docs/retrieval.md, "Between retrains"); 0 turns live counting off."""
+    live_signals_neighbours: int = 50
+    """Live neighbours kept per item and kind (the heaviest), on top of the bundle's top 100."""
+    live_signals_visitors: int = 20_000
+    """Visitors whose previous items the live counts remember (an LRU): a touch by one forgotten
+    counts for trending only."""
+    live_signals_lookback_days: float = 7.0
+    """At start and after a new model, the journal is read from the bundle's data end, at most this far back."""
+    live_signals_read_bytes: int = 4 << 20
+    """Journal bytes one upkeep step reads at most: a long catch-up spreads over several steps."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

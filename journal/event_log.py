@@ -135,14 +135,14 @@ def rows_of_lines(path: Path, to_row) -> tuple[list, int]:
 
 
 def _read_day_line_by_line(path: Path) -> tuple[pd.DataFrame, int]:
-    rows, bad = rows_of_lines(path, _event_row)
+    rows, bad = rows_of_lines(path, event_row)
     if not rows:
         return _empty(), bad
     table = pa.Table.from_pylist(rows, schema=_SCHEMA)
     return table.to_pandas(), bad
 
 
-def _event_row(record: dict) -> dict:
+def event_row(record: dict) -> dict:
     """One record's canonical columns, typed as the schema has them; ValueError when it cannot be."""
     row = {name: record.get(name) for name in EVENT_COLUMNS}
     for name in ("ts", "value"):

@@ -20,6 +20,7 @@ from service.catalog_log import CatalogLog
 from service.catalog_store import CatalogStore
 from service.decide import DecisionEngine
 from service.ingest import Ingestor
+from service.live_signals import LiveSignals
 from service.model_holder import ModelHolder
 from service.recovery import Recovery
 from service.redis_client import EmbeddedRedis, connect
@@ -41,6 +42,7 @@ class Services:
     background: Background
     embedded_redis: EmbeddedRedis | None = None
     recovery: Recovery | None = None
+    live_signals: LiveSignals | None = None
 
 
 def build_services(settings: Settings) -> Services:
@@ -81,19 +83,25 @@ def build_services(settings: Settings) -> Services:
         future_margin_s=settings.future_margin_s,
     )
     engine = DecisionEngine(store, catalogs, models, Rules.load(settings.config_dir / "rules.yaml"), decision_log)
-    background = Background(settings.spool_drain_interval_s, upkeep(embedded_redis, spool, store))
+    live = LiveSignals(models, settings.data_dir / "events", settings) if settings.live_signals_items > 0 else None
+    background = Background(settings.spool_drain_interval_s, upkeep(embedded_redis, spool, store, live))
     log.info("%s model=%s", settings.summary(), models.version)
     services = Services(
-        settings, journey, catalogs, store, models, ingestor, engine, background, embedded_redis, recovery
+        settings, journey, catalogs, store, models, ingestor, engine, background, embedded_redis, recovery, live
     )
     background.start()
     return services
 
 
-def upkeep(embedded_redis: EmbeddedRedis | None, spool: Spool, store: ContextStore) -> list[tuple[str, Callable]]:
-    """The periodic tasks off the request path (every spool_drain_interval_s): the Redis watchdog, the spool drain."""
+def upkeep(
+    embedded_redis: EmbeddedRedis | None, spool: Spool, store: ContextStore, live: LiveSignals | None = None
+) -> list[tuple[str, Callable]]:
+    """The periodic tasks off the request path (every spool_drain_interval_s): the Redis watchdog, the spool
+    drain, the live candidate generators."""
     tasks: list[tuple[str, Callable]] = []
     if embedded_redis is not None:
         tasks.append(("embedded Redis watchdog", embedded_redis.ensure_running))
     tasks.append(("spool drain", lambda: spool.has_pending() and spool.drain(store.record)))
+    if live is not None:
+        tasks.append(("live signals", live.refresh))
     return tasks

@@ -83,6 +83,9 @@ def settings(tmp_path, redis_backend, tenant) -> Settings:
         registry=tmp_path / "registry",
         tenant=tenant,
         reload_interval_s=0.0,
+        # the live generators move features on the upkeep thread's clock, between a test's events and its
+        # decision or not; tests of them turn them on and run the upkeep step themselves
+        live_signals_items=0,
     )
 
 
