@@ -11,7 +11,10 @@ request path reads it without a lock while the next one is being counted.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import ChainMap, OrderedDict
+
+import numpy as np
 
 from models.retrieval import TREND_HALF_LIFE_S, Generators, Retrieval
 
@@ -164,6 +167,17 @@ class LiveRetrieval(Retrieval):
 
     def trend_share(self, item_id):
         return (self._trend_of(item_id) + 1e-3) / (self._trend_total + 1.0)
+
+    def first_seen_many(self, items):
+        frozen = self.base.first_seen_many(items)
+        live = np.fromiter((self._first.get(i, math.nan) for i in items), dtype=np.float64, count=len(items))
+        return np.where(np.isnan(frozen), live, frozen)
+
+    def trend_shares(self, items):
+        at, known = self._positions(items)
+        frozen = self.arrays["trend"][np.where(known, at, 0)] if len(self.items) else np.zeros(len(items))
+        live = np.fromiter((self._live_trend.get(i, 0.0) for i in items), dtype=np.float64, count=len(items))
+        return (np.where(known, frozen, 0.0) * self._base_factor + live + 1e-3) / (self._trend_total + 1.0)
 
     def save(self, directory):
         """The bundle keeps what it was trained with; live counts are rebuilt from the journal."""

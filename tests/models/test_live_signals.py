@@ -125,3 +125,19 @@ def test_a_forgotten_visitor_s_next_touch_counts_for_trending_only():
     merged = counts.snapshot(Retrieval.empty(), 0.0)
     assert merged.row("transitions", "a") == {}
     assert merged.trending(3)[0] in {"a", "b", "x"} and len(merged.trending(3)) == 3
+
+
+def test_the_column_forms_agree_with_the_item_by_item_answers():
+    from models.retrieval import _Signals
+
+    base = Generators()
+    base.add([], "a", 0.0)
+    base.add([("a", 0.0)], "b", 10.0)
+    live = LiveCounts(max_items=100, max_neighbours=10, max_visitors=10)
+    live.add("v", "a", 100_000.0)
+    live.add("v", "fresh", 100_060.0)
+    merged = live.snapshot(base.freeze(), 10.0)
+    items = ["a", "b", "fresh", "never"]
+    assert merged.first_seen_many(items) == pytest.approx(_Signals.first_seen_many(merged, items), nan_ok=True)
+    assert merged.trend_shares(items) == pytest.approx(_Signals.trend_shares(merged, items))
+    assert merged.first_seen("fresh") == 100_060.0
