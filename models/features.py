@@ -9,7 +9,7 @@ import numpy as np
 
 from models.catalog import ITEM_KINDS, Item
 from models.journey import JourneyMap
-from models.retrieval import SIGNAL_NAMES, Retrieval, recent_items, signal_block, tag_profile
+from models.retrieval import SIGNAL_NAMES, Retrieval, signal_block, tag_profile
 
 FEATURE_SPEC_VERSION = "5"
 """5: the candidate generators' signals (models.retrieval.SIGNAL_NAMES) joined the item features."""
@@ -149,16 +149,20 @@ class FeatureSpec:
     ) -> np.ndarray:
         """Item-side features for each candidate, given the visitor's context."""
         stage = ctx["stage"]
-        recent = ctx["recent"][: self.recent_cap]
-        seen: dict[str, int] = {}
-        for entry in recent:
-            if entry["item_id"]:
-                seen[entry["item_id"]] = seen.get(entry["item_id"], 0) + 1
-        last_item = next((e["item_id"] for e in recent if e["item_id"]), None)
+        seen: dict[str, int] = {}  # touches per item, and (newest first) each item's latest touch: one pass
+        latest: dict[str, float] = {}
+        for entry in ctx["recent"][: self.recent_cap]:
+            item_id = entry["item_id"]
+            if item_id:
+                if item_id in seen:
+                    seen[item_id] += 1
+                else:
+                    seen[item_id], latest[item_id] = 1, entry["ts"]
+        distinct = list(latest.items())  # models.retrieval.recent_items
+        last_item = distinct[0][0] if distinct else None
         interests = set(interests or ())
         block = np.empty((len(item_ids), len(self.item_names)), dtype=np.float64)
         own = len(self.item_names) - len(SIGNAL_NAMES)
-        distinct = recent_items(ctx, self.recent_cap)
         block[:, own:] = signal_block(
             item_stats.signals or _no_signals(),
             distinct,

@@ -82,6 +82,10 @@ class _Signals:
     def similarities(self, a: str, items: list[str]) -> np.ndarray:
         return np.fromiter((self.similarity(a, b) for b in items), dtype=np.float64, count=len(items))
 
+    def similarity_rows(self, sources: list[str], items: list[str]) -> np.ndarray:
+        """similarities(a, items) for each a of `sources`, stacked."""
+        return np.vstack([self.similarities(a, items) for a in sources])
+
     def first_seen_many(self, items: list[str]) -> np.ndarray:
         return np.fromiter(
             (math.nan if (f := self.first_seen(i)) is None else f for i in items), dtype=np.float64, count=len(items)
@@ -150,12 +154,13 @@ class Generators(_Signals):
         return self.counts[kind].get(item_id, {})
 
     def top(self, kind, item_id, n):
-        # a popular item's row is long: recount its top only when the row has grown by a quarter
+        # a popular item's row is long: recount its top only when the row has grown by half (it only
+        # proposes training's hard negatives; serving reads the frozen top-K)
         row = self.counts["cooccur" if kind == "knn" else kind].get(item_id)
         if not row:
             return []
         cached = self._top_cache.get((kind, item_id))
-        if cached is None or len(row) > cached[0] * 1.25 + 2:
+        if cached is None or len(row) > cached[0] * 1.5 + 4:
             keys = list(row)
             values = np.fromiter(row.values(), dtype=np.float64, count=len(keys))
             if kind == "knn":  # cosine: item_id's own norm is common to the row and leaves the order alone
@@ -185,6 +190,19 @@ class Generators(_Signals):
         together = np.fromiter((row.get(b, 0.0) for b in items), dtype=np.float64, count=len(items))
         visitors = np.fromiter((self.visitors.get(b, 1) for b in items), dtype=np.float64, count=len(items))
         return together / np.sqrt(self.visitors.get(a, 1) * visitors)
+
+    def similarity_rows(self, sources, items):
+        n = len(items)
+        out = np.zeros((len(sources), n))
+        rows = [self.counts["cooccur"].get(a) for a in sources]
+        if not any(rows):
+            return out
+        norms = np.sqrt(np.fromiter((self.visitors.get(b, 1) for b in items), dtype=np.float64, count=n))
+        for k, (a, row) in enumerate(zip(sources, rows)):
+            if row:
+                together = np.fromiter((row.get(b, 0.0) for b in items), dtype=np.float64, count=n)
+                out[k] = together / (math.sqrt(self.visitors.get(a, 1)) * norms)
+        return out
 
     def first_seen_many(self, items):
         first = self.first
@@ -386,10 +404,13 @@ def candidates(
     out: dict[str, str] = {}
 
     def offer(items, reason):
+        room = n - len(out)
         for item_id in items:
-            if len(out) >= n:
+            if room <= 0:
                 return
-            out.setdefault(item_id, reason)
+            if item_id not in out:
+                out[item_id] = reason
+                room -= 1
 
     offer([i for i, _ in recent], REASONS["recent"])  # bought again: The Complete Journey's best baseline
     for kind, width in (("transitions", 60), ("covisits", 40), ("knn", 20)):
@@ -437,7 +458,7 @@ def signal_block(
         covisit += column(signals.row("covisits", other)) / (distance + 1)
     block[:, 2] = np.log1p(covisit)
     if window:
-        sims = np.vstack([signals.similarities(other, item_ids) for other, _ in window])
+        sims = signals.similarity_rows([other for other, _ in window], item_ids)
         block[:, 3], block[:, 4] = sims.max(axis=0), sims.sum(axis=0)
     position = {item_id: (p, ts) for p, (item_id, ts) in enumerate(recent)}
     seen = [position.get(i) for i in item_ids]

@@ -41,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--horizon-days", type=float, default=settings.horizon_days)
     train.add_argument("--max-bad-rows", type=int, default=0, help="skip up to this many bad rows, then stop")
     train.add_argument("--max-rows", type=int, default=None, help="sample at most about this many events")
+    train.add_argument(
+        "--max-choices",
+        type=_query_count,
+        default=argparse.SUPPRESS,
+        help="item touches that become content choices at most, a number or all (default: 100000)",
+    )
     train.add_argument("--decisions", help="decision log file or directory: learn content from impressions (IPS)")
     train.add_argument("--reward-types", help="comma-separated outcome event types (default: the map's outcomes)")
     train.add_argument("--reward-window-hours", type=float, default=24.0)
@@ -164,6 +170,7 @@ def _train(args, settings: Settings) -> int:
         checks=EventChecks.from_settings(journey, settings),
         split_at=args.split_at.timestamp() if args.split_at else None,
         **({"full_catalog_queries": args.full_catalog_queries} if "full_catalog_queries" in args else {}),
+        **({"max_choices": args.max_choices} if "max_choices" in args else {}),
     )
     if args.json:
         print(json.dumps(summary))

@@ -94,6 +94,7 @@ def replay(
     impressions: pd.DataFrame | None = None,
     min_propensity: float = 0.05,
     split_at: float | None = None,
+    max_choices: int | None = None,
 ) -> Replay:
     """Fold events in time order; emit a next-stage row after each event.
 
@@ -103,6 +104,8 @@ def replay(
     `profiles` where it logged none), its position, and weight 1 / max(propensity,
     min_propensity); without, a choice before each item touch between that item and random others.
     With `split_at`, the generators are also frozen as they stood just before it (`signals_at_split`).
+    With `max_choices`, about that many touches (a uniform sample) become choices; every touch still
+    counts in the contexts, the generators and the item stats.
     """
     rng = np.random.default_rng(seed)
     labels = next_stage_labels(events, spec, horizon_s)
@@ -110,6 +113,11 @@ def replay(
     if max_rows and len(events) > max_rows:
         sampled = rng.random(len(events)) < max_rows / len(events)
     keep_row = sampled & (labels >= 0)
+    staged = events["type"].map(spec.journey.events).notna().to_numpy()
+    touches = sampled & events["item_id"].notna().to_numpy() & staged
+    chooses = touches  # the touches that become a content choice (a group of 1 + negatives rows)
+    if max_choices and touches.sum() > max_choices:
+        chooses = touches & (rng.random(len(events)) < max_choices / touches.sum())
     universe = sorted(set(events["item_id"].dropna().unique()) | set(catalog_items))
     universe_index = {item: i for i, item in enumerate(universe)}
     profiles = profiles or {}
@@ -152,7 +160,7 @@ def replay(
         stage = journey.stage_of(event["type"])
         if moment.kind == BEFORE_EVENT:
             before = recent_items(ctx, spec.recent_cap) if item is not None else []
-            if not use_impressions and item is not None and sampled[row_index] and stage:
+            if not use_impressions and chooses[row_index]:
                 tags = tag_profile(before, catalog_items)
                 proposed = candidates(generators, before, generators.trending(50), catalog_items, tags, HARD_FROM)
                 choice = _sample_choice(item, universe, universe_index, negatives, rng, list(proposed), touched)

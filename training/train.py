@@ -28,6 +28,9 @@ from training.replay import replay
 from training.report import write_training_report
 
 TEST_SHARE = 0.2
+MAX_CHOICES = 100_000
+"""Content choices (8 rows each) at most: bounds training's memory and time on a long log. The Complete
+Journey has 162,437 touches: all of them took 2.6 GB and its replay 60 s (bench/train_bench.py)."""
 VALID_SHARE = 0.1
 
 
@@ -60,6 +63,7 @@ def train(
     checks: EventChecks | None = None,
     full_catalog_queries: int | None = FULL_CATALOG_QUERIES,
     split_at: float | None = None,
+    max_choices: int | None = MAX_CHOICES,
 ) -> dict:
     """The whole training run; returns the summary that `--json` prints.
 
@@ -73,6 +77,7 @@ def train(
     bounds); bad rows count against `max_bad_rows`. The content model is also ranked against the whole
     catalog beside the ranking baselines on at most `full_catalog_queries` later engagements (None: all).
     Evaluation holds out the events from `split_at` on (epoch seconds; default: the latest TEST_SHARE).
+    At most about `max_choices` item touches (a uniform sample; None: all) become content choices.
 
     With `decisions_path`, the content model learns from logged impressions joined to their
     outcomes (rewards: `reward_types`, default the journey map's outcomes, within the window),
@@ -119,6 +124,7 @@ def train(
         profiles=profiles,
         impressions=joined.impressions if joined is not None else None,
         split_at=cutoff,
+        max_choices=max_choices,
     )
     progress(f"training on events before {_iso(cutoff)}, evaluating on the rest")
     next_stage, next_stage_metrics = _fit_next_stage(rows.next_stage, spec, cutoff)
@@ -159,6 +165,7 @@ def train(
             "reward_types": list(reward_types or journey.outcomes),
             "reward_window_hours": reward_window_hours,
             "max_rows": max_rows,
+            "max_choices": max_choices,
             "profiles": profiles_from,
         },
         "journey": journey.to_dict(),

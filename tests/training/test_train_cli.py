@@ -146,3 +146,27 @@ def test_next_stage_labels_are_point_in_time_with_exit_and_censoring(journey):
     # b: nothing within 30 days and the data runs 99 days: exit. c: the data ends first: unknown (-1).
     assert list(labels) == [intent, intent, exit_, exit_, -1]
     assert np.issubdtype(labels.dtype, np.integer)
+
+
+def test_max_choices_samples_the_content_choices_and_still_counts_every_touch(demo_events, journey):
+    from training.replay import replay
+
+    events = read_events(demo_events, checks=EventChecks.from_settings(journey))
+    spec = FeatureSpec(journey)
+    whole = replay(events, spec, {}, 86_400.0)
+    sampled = replay(events, spec, {}, 86_400.0, max_choices=200)
+    groups = len(np.unique(whole.content.group))
+    assert groups > 1_000  # the demo log has more touches than the budget
+    assert 120 < len(np.unique(sampled.content.group)) < 280  # about the budget, a uniform sample
+    # contexts, generators and item stats still saw every touch
+    assert sampled.item_stats.counts == whole.item_stats.counts
+    assert sampled.item_stats.signals.out_total == whole.item_stats.signals.out_total
+    assert len(sampled.next_stage.y) == len(whole.next_stage.y)
+
+
+def test_train_records_max_choices_in_the_bundle(capsys, tmp_path, demo_events):
+    argv = ["--registry", str(tmp_path / "reg"), "train", "--events", str(demo_events), "--json"]
+    assert main([*argv, "--max-choices", "500", "--full-catalog-queries", "200"]) == 0
+    manifest = json.loads(next((tmp_path / "reg").rglob("manifest.json")).read_text())
+    assert manifest["feature_settings"]["max_choices"] == 500
+    assert json.loads(capsys.readouterr().out)["rows"]["content"]["train"] < 500 * 8
