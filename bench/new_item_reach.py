@@ -76,6 +76,7 @@ def run(client, visitors: int, decisions: int, bonus: float | None) -> dict:
         answer = client.put(f"/v1/placements/{name}", json=body)
         assert answer.status_code == 200, answer.get_json()
     tally = {(p, g): [0, 0, 0.0] for p in PLACEMENTS for g in GROUPS}
+    reached = {g: set() for g in GROUPS}
     for n in range(visitors):
         group = list(GROUPS)[n % len(GROUPS)]
         visitor = f"reach-{group}-{n}"
@@ -92,7 +93,8 @@ def run(client, visitors: int, decisions: int, bonus: float | None) -> dict:
                     if item["item_id"] == NEW_ITEM["id"]:
                         row[0] += 1
                         row[2] += item["propensity"]
-    return tally
+                        reached[group].add(visitor)
+    return tally, {g: len(v) for g, v in reached.items()}
 
 
 def main() -> None:
@@ -107,7 +109,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server, client = build_client(Path(tmp), args.train_visitors)
         try:
-            tally = run(client, args.visitors, args.decisions, args.bonus)
+            tally, reached = run(client, args.visitors, args.decisions, args.bonus)
         finally:
             server.shutdown(nosave=True) if hasattr(server, "shutdown") else None
     bonus = args.bonus if args.bonus is not None else "as configured"
@@ -116,6 +118,9 @@ def main() -> None:
     for (placement, group), (shown, total, propensity) in tally.items():
         mean = propensity / shown if shown else float("nan")
         print(f"{placement:<14}{group:<10}{shown:>8}{total:>11}{shown / total:>8.3f}{mean:>17.3f}")
+    per_group = args.visitors // len(GROUPS)
+    for group, count in reached.items():
+        print(f"{group} visitors shown the new item at least once: {count} of {per_group} ({count / per_group:.2f})")
 
 
 if __name__ == "__main__":
