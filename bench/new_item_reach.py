@@ -70,9 +70,7 @@ def run(client, visitors: int, decisions: int, bonus: float | None) -> dict:
         body = client.get(f"/v1/placements/{name}").get_json()
         body = {**body, "holdout_share": 0.0, "caps": {}}
         if bonus is not None:
-            body["exploration"] = {**{k: v for k, v in body["exploration"].items() if k != "uncertainty_bonus"}}
-            if bonus > 0:
-                body["exploration"]["uncertainty_bonus"] = bonus
+            body["exploration"] = {**body["exploration"], "uncertainty_bonus": bonus}
         answer = client.put(f"/v1/placements/{name}", json=body)
         assert answer.status_code == 200, answer.get_json()
     tally = {(p, g): [0, 0, 0.0] for p in PLACEMENTS for g in GROUPS}
