@@ -101,6 +101,13 @@ class FilterSchema(_Strict):
 class ExplorationSchema(_Strict):
     epsilon = StrictFloat(validate=validate.Range(0, 1))
     temperature = StrictFloat(validate=validate.Range(min=1e-6), metadata={"description": "softmax over scores"})
+    uncertainty_bonus = StrictFloat(
+        validate=validate.Range(0, 1),
+        metadata={
+            "description": "the most P(response) is raised for an item with no history that is like what the"
+            " visitor browses (shrinks as 1/sqrt(1 + impressions and engagements)); absent: 0.25, 0: off"
+        },
+    )
 
 
 class PlacementSchema(_Strict):
@@ -143,7 +150,7 @@ class PlacementSchema(_Strict):
 
     @validates("exploration")
     def _one_exploration(self, value, **_):
-        if len(value) > 1:
+        if "epsilon" in value and "temperature" in value:
             raise ValidationError("choose epsilon or temperature, not both")
 
 

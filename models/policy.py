@@ -7,6 +7,13 @@ import hashlib
 
 import numpy as np
 
+from models import caps
+from models.retrieval import WINDOW, recent_items
+
+DEFAULT_UNCERTAINTY_BONUS = 0.25
+"""A placement's `exploration.uncertainty_bonus` when it names none: the most P(response) an item the
+model knows nothing about, and like what the visitor browses, is raised by. 0 switches it off."""
+
 
 def holdout_bucket(visitor_id: str, placement_id: str) -> float:
     """A stable number in [0, 1) from visitor and placement: the same visitor always lands the same way."""
@@ -77,3 +84,73 @@ def _slot_probabilities(scores: np.ndarray, exploration: dict) -> np.ndarray:
     probabilities = np.full(n, epsilon / n)
     probabilities[best] += 1.0 - epsilon
     return probabilities
+
+
+def with_uncertainty_bonus(
+    exploration: dict,
+    scores: np.ndarray,
+    p_response: np.ndarray,
+    item_ids: list[str],
+    item_stats,
+    catalog_items: dict,
+    context: dict | None,
+    impressions: dict[str, int],
+    now: float,
+) -> np.ndarray:
+    """The placement's scores, optimistic about items little is known of (`uncertainty_bonus`): a new
+    item, which the ranker reads as unpopular and untrended, still reaches visitors who browse its like."""
+    weight = float(exploration.get("uncertainty_bonus", DEFAULT_UNCERTAINTY_BONUS))
+    if not weight or not context or not item_ids:
+        return scores
+    recent = [i for i, _ in recent_items(context, len(context["recent"]))[:WINDOW]]
+    today = caps.day_of(now)
+    evidence = [
+        item_stats.shown.get(i, 0) + item_stats.total(i) + caps.impressions(impressions, "i", i, today, 7)
+        for i in item_ids
+    ]
+    bonus = uncertainty_bonus(weight, np.asarray(evidence), content_match(item_ids, recent, catalog_items))
+    return optimistic_scores(scores, p_response, bonus)
+
+
+def uncertainty_bonus(weight: float, evidence: np.ndarray, match: np.ndarray) -> np.ndarray:
+    """How much to raise each candidate's P(response): `weight * match / sqrt(1 + evidence)`.
+
+    An upper confidence bound: the model's estimate for an item is as uncertain as the item is unknown
+    (`evidence`: its logged impressions and engagements in the training data, plus this visitor's own
+    impressions of it), so the bonus shrinks as 1 / sqrt(n), the width of a response rate's interval
+    after n trials. It is scaled by `match` (in [0, 1]: how much the item's tags and attributes resemble
+    what the visitor browses), so a new item is tried on the visitors it is most likely to please, not
+    on everyone. Deterministic: the policy's propensities stay exact.
+    """
+    return weight * np.asarray(match, dtype=float) / np.sqrt(1.0 + np.asarray(evidence, dtype=float))
+
+
+def optimistic_scores(scores: np.ndarray, p_response: np.ndarray, bonus: np.ndarray) -> np.ndarray:
+    """The objective's scores with P(response) read as P(response) + bonus: each score keeps its
+    multiplier (item value, the progress gain), so the bonus means the same under every objective."""
+    scores = np.asarray(scores, dtype=float)
+    p_response = np.asarray(p_response, dtype=float)
+    per_response = np.divide(scores, p_response, out=np.ones_like(scores), where=p_response > 0)
+    return scores + bonus * per_response
+
+
+def content_match(item_ids: list[str], recent: list[str], catalog_items: dict) -> np.ndarray:
+    """Per candidate, its best Jaccard similarity to one of the visitor's recent items, over tags and
+    attributes (`key=value`): 1 for an item described exactly as one the visitor browsed, 0 for none."""
+    described = [_features(catalog_items.get(i)) for i in recent]
+    described = [d for d in described if d]
+    out = np.zeros(len(item_ids))
+    for row, item_id in enumerate(item_ids):
+        own = _features(catalog_items.get(item_id))
+        if own and described:
+            out[row] = max(len(own & other) / len(own | other) for other in described)
+    return out
+
+
+def _features(item) -> frozenset[str]:
+    if item is None:
+        return frozenset()
+    attributes = (
+        f"{key}={value}" for key, value in (item.attributes or {}).items() if isinstance(value, (str, int, float))
+    )
+    return frozenset([*(f"tag:{t}" for t in item.tags), *attributes])

@@ -14,7 +14,7 @@ from journal.writer import DailyLog
 from models.bundle import ModelBundle
 from models.catalog import Catalog, Placement
 from models.errors import NotFound, StoreUnavailable, ValidationFailed
-from models.policy import holdout_bucket, select
+from models.policy import holdout_bucket, select, with_uncertainty_bonus
 from models.rules import Rules
 from models.scoring import score_candidates, shortlist, top_contributions
 from service import caps
@@ -206,6 +206,18 @@ class DecisionEngine:
             next_stage = {}
         else:
             scores, next_stage = scored.scores, scored.next_stage
+            # items with few impressions, like what the visitor browses, get an optimistic score
+            scores = with_uncertainty_bonus(
+                placement.exploration,
+                scores,
+                scored.p_response,
+                eligible,
+                bundle.item_stats,
+                catalog.items,
+                context,
+                here.impressions,
+                here.now,
+            )
         reasons = {i: [proposed[i]] if i in proposed else [] for i in eligible}
         scores = self._boost_interests(scores, eligible, catalog, here.profile, reasons, trace)
         pinned = []

@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from models.policy import holdout_bucket, select
+from models.policy import (
+    content_match,
+    holdout_bucket,
+    optimistic_scores,
+    select,
+    uncertainty_bonus,
+    with_uncertainty_bonus,
+)
 
 
 def test_holdout_bucket_is_stable_and_roughly_uniform():
@@ -54,3 +61,82 @@ def test_pinned_first_then_diversity_caps_shared_tags():
 
 def test_fewer_candidates_than_slots():
     assert len(select(np.array([0.3]), 3, [()], {"epsilon": 0.5}, np.random.default_rng(0))) == 1
+
+
+class _Item:
+    def __init__(self, tags=(), attributes=None):
+        self.tags, self.attributes = tuple(tags), attributes or {}
+
+
+def test_items_with_few_impressions_get_a_larger_bonus():
+    bonus = uncertainty_bonus(0.25, np.array([0, 3, 99, 10_000]), np.ones(4))
+    assert bonus[0] == pytest.approx(0.25)
+    assert bonus[1] == pytest.approx(0.125)
+    assert list(bonus) == sorted(bonus, reverse=True)
+    assert bonus[3] < 0.003
+    # no likeness to what the visitor browses, no bonus; and the bonus scales with the likeness
+    assert list(uncertainty_bonus(0.25, np.zeros(3), np.array([0.0, 0.5, 1.0]))) == [0.0, 0.125, 0.25]
+
+
+def test_content_match_reads_tags_and_attributes():
+    items = {
+        "e2": _Item(["electric", "city"], {"model": "e2", "body": "hatch"}),
+        "x5": _Item(["suv", "performance"], {"model": "x5"}),
+        "new_e3": _Item(["electric", "city"], {"model": "e3", "body": "hatch"}),
+        "new_hatch": _Item(["family"], {"body": "hatch"}),  # alike by attribute only
+        "bare": _Item(),
+    }
+    match = content_match(["new_e3", "new_hatch", "x5", "bare"], ["e2"], items)
+    assert match[0] == pytest.approx(3 / 5)  # tag:electric, tag:city, body=hatch of 5 features in all
+    assert match[1] == pytest.approx(1 / 5)
+    assert list(match[2:]) == [0.0, 0.0]
+    assert list(content_match(["new_e3"], [], items)) == [0.0]  # no history: nothing to be alike
+
+
+def test_optimistic_scores_keep_the_objective_multiplier():
+    # value objective: score = P(response) x value, so a bonus of 0.1 on P is worth 0.1 x value
+    scores = optimistic_scores(np.array([0.2 * 5.0, 0.1 * 1.0]), np.array([0.2, 0.1]), np.array([0.1, 0.1]))
+    assert scores == pytest.approx([0.3 * 5.0, 0.2 * 1.0])
+
+
+def test_the_bonus_decides_the_greedy_pick_and_propensities_stay_exact():
+    """A well-known item at P 0.12 against a new one at P 0.005 with a bonus: epsilon-greedy and softmax
+    over the optimistic scores log the probability of what they show, and it matches the frequencies."""
+    p_response = np.array([0.12, 0.005, 0.05])
+    bonus = uncertainty_bonus(0.25, np.array([400, 0, 400]), np.array([0.3, 0.6, 0.0]))
+    scores = optimistic_scores(p_response, p_response, bonus)
+    assert int(np.argmax(scores)) == 1
+    for exploration in ({"epsilon": 0.3}, {"temperature": 0.3}):
+        rng = np.random.default_rng(4)
+        counts, logged = np.zeros(3), {}
+        for _ in range(3000):
+            pick = select(scores, 1, [()] * 3, exploration, rng)[0]
+            counts[pick.index] += 1
+            logged[pick.index] = pick.propensity
+        assert sum(logged.values()) == pytest.approx(1.0)
+        assert np.allclose(counts / 3000, [logged[i] for i in range(3)], atol=0.03)
+        assert logged[1] == max(logged.values())
+
+
+def test_with_uncertainty_bonus_counts_bundle_evidence_and_the_visitors_own_impressions():
+    from models.caps import day_of, impression_increments
+    from models.features import ItemStats
+
+    stats = ItemStats({"e2": {"consideration": 300}, "x5": {"consideration": 300}}, shown={"e2": 50})
+    items = {
+        "e2": _Item(["electric", "city"], {"model": "e2"}),
+        "x5": _Item(["suv"], {"model": "x5"}),
+        "e3": _Item(["electric", "city"], {"model": "e3"}),
+    }
+    context = {"recent": [{"item_id": "e2", "ts": 100.0}]}
+    p = np.array([0.1, 0.1, 0.1])
+    ids = ["x5", "e2", "e3"]
+    fresh = with_uncertainty_bonus({}, p, p, ids, stats, items, context, {}, 1000.0)
+    assert fresh[0] == pytest.approx(0.1)  # not alike: no bonus
+    assert fresh[1] == pytest.approx(0.1 + 0.25 / np.sqrt(351))  # alike (itself) but well known
+    assert fresh[2] == pytest.approx(0.1 + 0.25 * 0.5)  # new, half alike: DEFAULT_UNCERTAINTY_BONUS
+    seen_once = impression_increments(day_of(1000.0), ["e3"], "home_hero", None)
+    after = with_uncertainty_bonus({}, p, p, ids, stats, items, context, seen_once, 1000.0)
+    assert after[2] == pytest.approx(0.1 + 0.25 * 0.5 / np.sqrt(2))  # this visitor has seen it once
+    off = with_uncertainty_bonus({"uncertainty_bonus": 0.0}, p, p, ids, stats, items, context, {}, 1000.0)
+    assert list(off) == list(p)
