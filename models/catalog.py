@@ -105,7 +105,7 @@ class ExplorationSchema(_Strict):
         validate=validate.Range(0, 1),
         metadata={
             "description": "the most P(response) is raised for an item with no history that is like what the"
-            " visitor browses (shrinks as 1/sqrt(1 + impressions and engagements)); absent: 0.25, 0: off"
+            " visitor browses (shrinks as 1/sqrt(1 + impressions and engagements)); absent: 0.5, 0: off"
         },
     )
 

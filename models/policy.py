@@ -10,7 +10,7 @@ import numpy as np
 from models import caps
 from models.retrieval import WINDOW, recent_items
 
-DEFAULT_UNCERTAINTY_BONUS = 0.25
+DEFAULT_UNCERTAINTY_BONUS = 0.5
 """A placement's `exploration.uncertainty_bonus` when it names none: the most P(response) an item the
 model knows nothing about, and like what the visitor browses, is raised by. 0 switches it off."""
 

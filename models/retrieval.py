@@ -398,13 +398,15 @@ def candidates(
     pool: dict | None = None,
 ) -> dict[str, str]:
     """Up to `n` items the generators propose for a visitor, each with the reason of the first that did:
-    the visitor's recent items, what follows the last one, what is co-visited and similar, tag matches, then
-    `popular` (by stage) and trending for everyone (a visitor with no history gets those). Tag matches
-    are searched in `pool` (default: the catalog), where new items with no history are reached."""
+    the visitor's recent items, what follows the last one, what is co-visited and similar, tag matches
+    (these personal proposals fill at most two thirds of `n`), then `popular` (by stage) and trending for
+    everyone (a visitor with no history gets those), then more of `popular` up to `n`. Tag matches are
+    searched in `pool` (default: the catalog), where new items with no history are reached."""
     out: dict[str, str] = {}
+    personal = n - n // 3
 
-    def offer(items, reason):
-        room = n - len(out)
+    def offer(items, reason, limit=n):
+        room = limit - len(out)
         for item_id in items:
             if room <= 0:
                 return
@@ -412,19 +414,20 @@ def candidates(
                 out[item_id] = reason
                 room -= 1
 
-    offer([i for i, _ in recent], REASONS["recent"])  # bought again: The Complete Journey's best baseline
+    offer([i for i, _ in recent], REASONS["recent"], personal)  # bought again: The Complete Journey's best baseline
     for kind, width in (("transitions", 60), ("covisits", 40), ("knn", 20)):
         for other, _ in recent[: 1 if kind == "transitions" else 3]:
-            if len(out) >= n:
-                return out
+            if len(out) >= personal:
+                break
             label = catalog_items[other].title if other in catalog_items and catalog_items[other].title else other
-            offer(signals.top(kind, other, width), REASONS[kind].format(item=label))
-    if tags:
+            offer(signals.top(kind, other, width), REASONS[kind].format(item=label), personal)
+    if tags and len(out) < personal:
         liked = set(tags)
         pool = catalog_items if pool is None else pool
-        offer([i for i, item in pool.items() if liked.intersection(item.tags)][:50], REASONS["tags"])
+        offer([i for i, item in pool.items() if liked.intersection(item.tags)][:50], REASONS["tags"], personal)
     offer(popular[:50], REASONS["stage"])
     offer(signals.trending(30), REASONS["trending"])
+    offer(popular[50:n], REASONS["stage"])
     return out
 
 

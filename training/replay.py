@@ -162,7 +162,8 @@ def replay(
             before = recent_items(ctx, spec.recent_cap) if item is not None else []
             if not use_impressions and chooses[row_index]:
                 tags = tag_profile(before, catalog_items)
-                proposed = candidates(generators, before, generators.trending(50), catalog_items, tags, HARD_FROM)
+                popular = generators.trending(HARD_FROM)
+                proposed = candidates(generators, before, popular, catalog_items, tags, HARD_FROM)
                 choice = _sample_choice(item, universe, universe_index, negatives, rng, list(proposed), touched)
                 profile = profiles.get(profile_key(event), {})
                 ct_X.append(

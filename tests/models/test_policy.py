@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from models.policy import (
+    DEFAULT_UNCERTAINTY_BONUS,
     content_match,
     holdout_bucket,
     optimistic_scores,
@@ -133,10 +134,10 @@ def test_with_uncertainty_bonus_counts_bundle_evidence_and_the_visitors_own_impr
     ids = ["x5", "e2", "e3"]
     fresh = with_uncertainty_bonus({}, p, p, ids, stats, items, context, {}, 1000.0)
     assert fresh[0] == pytest.approx(0.1)  # not alike: no bonus
-    assert fresh[1] == pytest.approx(0.1 + 0.25 / np.sqrt(351))  # alike (itself) but well known
-    assert fresh[2] == pytest.approx(0.1 + 0.25 * 0.5)  # new, half alike: DEFAULT_UNCERTAINTY_BONUS
+    assert fresh[1] == pytest.approx(0.1 + DEFAULT_UNCERTAINTY_BONUS / np.sqrt(351))  # alike (itself), well known
+    assert fresh[2] == pytest.approx(0.1 + DEFAULT_UNCERTAINTY_BONUS * 0.5)  # new, half alike
     seen_once = impression_increments(day_of(1000.0), ["e3"], "home_hero", None)
     after = with_uncertainty_bonus({}, p, p, ids, stats, items, context, seen_once, 1000.0)
-    assert after[2] == pytest.approx(0.1 + 0.25 * 0.5 / np.sqrt(2))  # this visitor has seen it once
+    assert after[2] == pytest.approx(0.1 + DEFAULT_UNCERTAINTY_BONUS * 0.5 / np.sqrt(2))  # seen once by this visitor
     off = with_uncertainty_bonus({"uncertainty_bonus": 0.0}, p, p, ids, stats, items, context, {}, 1000.0)
     assert list(off) == list(p)

@@ -72,7 +72,10 @@ def test_the_bonus_path_logs_the_propensity_it_served(new_item_client, model_set
             (i["item_id"], i["propensity"]) for i in answer["items"]
         ]
         n = len(record["candidates"])
-        assert record["items"][0]["propensity"] in (pytest.approx(0.9 + 0.1 / n), pytest.approx(0.1 / n))
+        assert record["items"][0]["propensity"] in (
+            pytest.approx(0.9 + 0.1 / n, abs=1e-6),
+            pytest.approx(0.1 / n, abs=1e-6),
+        )
 
 
 def test_switching_the_bonus_off_leaves_the_new_item_to_epsilon(new_item_client):
