@@ -11,6 +11,7 @@ from journal.replay import BEFORE_EVENT, DECISION, point_in_time
 from models.context import profile_key
 from models.features import FeatureSpec, ItemStats
 from models.journey import EXIT
+from models.pools import TagIndex
 from models.retrieval import Generators, Retrieval, candidates, recent_items, tag_profile
 
 
@@ -112,6 +113,7 @@ def replay(
     keep_row = sampled & (labels >= 0)
     universe = sorted(set(events["item_id"].dropna().unique()) | set(catalog_items))
     universe_index = {item: i for i, item in enumerate(universe)}
+    tags_index = TagIndex.of(catalog_items)  # tag matches without scanning the catalog per touch
     profiles = profiles or {}
     item_stats = ItemStats()
     generators = item_stats.signals = Generators()
@@ -153,7 +155,9 @@ def replay(
         if moment.kind == BEFORE_EVENT:
             before = recent_items(ctx, spec.recent_cap) if item is not None else []
             if not use_impressions and item is not None and sampled[row_index] and stage:
-                proposed = candidates(generators, before, [], catalog_items, tag_profile(before, catalog_items), 40)
+                proposed = candidates(
+                    generators, before, [], catalog_items, tag_profile(before, catalog_items), 40, None, tags_index
+                )
                 choice = _sample_choice(item, universe, universe_index, negatives, rng, list(proposed), touched)
                 profile = profiles.get(profile_key(event), {})
                 ct_X.append(
