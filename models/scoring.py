@@ -107,7 +107,7 @@ def pool_by_popularity(bundle: ModelBundle | None, pool: Pool, stage: str | None
     if bundle is not None:
         ranked = (i for i in bundle.item_stats.most_popular(stage) if i in pool)
     else:
-        ranked = iter(sorted((i for i in pool.ids if live.get(i)), key=lambda i: -live[i]))
+        ranked = iter(sorted((i for i in live if live[i] and i in pool), key=lambda i: (-live[i], i)))
     return itertools.chain(ranked, pool.ids)
 
 

@@ -96,7 +96,7 @@ class DecisionEngine:
         bundle = self.models.get()
         profile_id = request.get("user_id") or request["visitor_id"]
         trace: dict = {"removed": [], "boosts": [], "pinned": []}
-        state = self._read(profile_id, [] if bundle else catalog.pool(placement).ids, trace)
+        state = self._read(profile_id, [] if bundle else catalog.pool(placement), trace)
         if state is not None:
             catalog = self.catalogs.sync(state.catalog_version)
             placement = _placement(catalog, request["placement"])
@@ -164,9 +164,13 @@ class DecisionEngine:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _read(self, profile_id: str, popularity_items: list[str], trace: dict) -> VisitorState | None:
+    def _read(self, profile_id: str, pool: Pool | list, trace: dict) -> VisitorState | None:
+        """The decision's one read; without a model, the live popularity of the pool's items (of the
+        most popular items when the pool is larger than the shortlist: they are what it would show)."""
+        large = len(pool) > SHORTLIST
+        ids = [] if large else getattr(pool, "ids", pool)
         try:
-            return self.store.read(profile_id, popularity_items, self.catalogs.version_key)
+            return self.store.read(profile_id, ids, self.catalogs.version_key, SHORTLIST * 2 if large else 0)
         except StoreUnavailable as error:
             log.warning("deciding without context: %s", error.message)
             trace["store_error"] = error.message
