@@ -11,6 +11,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 
 from models.errors import ConfigError, ValidationFailed
 from models.journey import JourneyMap
+from models.pools import Pool
 from models.strict import StrictFloat, StrictInteger
 from models.text import name as config_name
 from models.text import short_text
@@ -292,6 +293,16 @@ class Placement:
 class Catalog:
     items: dict[str, Item]
     placements: dict[str, Placement]
+
+    def pool(self, placement: Placement) -> Pool:
+        """The placement's pool (`candidate_ids`) with its tag index, computed once per catalog version: a
+        Catalog is never changed, only replaced, so the cache lives on this object."""
+        pools = self.__dict__.setdefault("_pools", {})  # frozen: a cache beside the fields, not one of them
+        cached = pools.get(placement.id)
+        if cached is None or cached[0] is not placement:
+            cached = (placement, Pool(placement.candidate_ids(self), self.items))
+            pools[placement.id] = cached
+        return cached[1]
 
     @classmethod
     def load(cls, config_dir: Path | str) -> Catalog:

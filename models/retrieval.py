@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from models.pools import TagIndex
+
 WINDOW = 5
 """How many earlier distinct items of a visitor count as co-visited with a new touch."""
 KNN_WINDOW = 20
@@ -27,6 +29,8 @@ TOP_K = 100
 COVISIT_HALF_LIFE_S = 86_400.0
 """A co-visit a day apart counts half one in the same minute."""
 TREND_HALF_LIFE_S = 7 * 86_400.0
+TAG_MATCHES = 50
+"""Tag-affinity proposals per visitor: the first this many pool items sharing a tag with their recent items."""
 KINDS = ("transitions", "covisits", "knn")
 FILE = "retrieval.npz"
 _LOG_DAY = math.log1p(86_400.0)
@@ -396,12 +400,15 @@ def candidates(
     tags: dict[str, float],
     n: int = 300,
     pool: dict | None = None,
+    tag_index: TagIndex | None = None,
 ) -> dict[str, str]:
     """Up to `n` items the generators propose for a visitor, each with the reason of the first that did:
     the visitor's recent items, what follows the last one, what is co-visited and similar, tag matches
     (these personal proposals fill at most two thirds of `n`), then `popular` (by stage) and trending for
     everyone (a visitor with no history gets those), then more of `popular` up to `n`. Tag matches are
-    searched in `pool` (default: the catalog), where new items with no history are reached."""
+    searched in `pool` (default: the catalog), where new items with no history are reached; given
+    `tag_index` (over the pool, in its order), they are looked up there instead, with the same answer,
+    touching only the items that carry a liked tag."""
     out: dict[str, str] = {}
     personal = n - n // 3
 
@@ -421,10 +428,13 @@ def candidates(
                 break
             label = catalog_items[other].title if other in catalog_items and catalog_items[other].title else other
             offer(signals.top(kind, other, width), REASONS[kind].format(item=label), personal)
-    if tags and len(out) < personal:
+    if tags and len(out) < personal and tag_index is not None:
+        offer(tag_index.matching(tags, TAG_MATCHES), REASONS["tags"], personal)
+    elif tags and len(out) < personal:
         liked = set(tags)
         pool = catalog_items if pool is None else pool
-        offer([i for i, item in pool.items() if liked.intersection(item.tags)][:50], REASONS["tags"], personal)
+        matches = [i for i, item in pool.items() if liked.intersection(item.tags)][:TAG_MATCHES]
+        offer(matches, REASONS["tags"], personal)
     offer(popular[:50], REASONS["stage"])
     offer(signals.trending(30), REASONS["trending"])
     offer(popular[50:n], REASONS["stage"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 
 from models.bundle import ModelBundle
 from models.catalog import Catalog, Placement
 from models.context import apply_event, copy_context
+from models.pools import Pool
 from models.retrieval import candidates, recent_items, tag_profile
 
 TOP_CONTRIBUTIONS = 5
@@ -86,6 +88,27 @@ def shortlist(
             break
         chosen.setdefault(item_id, None)
     return list(chosen), proposed
+
+
+def retrieve(bundle: ModelBundle, catalog: Catalog, context: dict, pool: Pool, size: int = SHORTLIST) -> dict[str, str]:
+    """Over a pool larger than `size`, before eligibility: up to `size` items of the pool the generators
+    propose, each with its reason, touching only what they propose (the pool's tag index for tag matches,
+    the stage's most popular filtered to the pool). The caller screens them, then ranks what is left."""
+    recent = [(i, ts) for i, ts in recent_items(context, bundle.spec.recent_cap) if i in catalog.items]
+    popular = [i for i in bundle.item_stats.most_popular(context["stage"])[: size * 2] if i in pool]
+    tags = tag_profile(recent, catalog.items)
+    proposed = candidates(bundle.retrieval, recent, popular, catalog.items, tags, size * 4, None, pool.tags)
+    return dict(list(((i, why) for i, why in proposed.items() if i in pool))[:size])
+
+
+def pool_by_popularity(bundle: ModelBundle | None, pool: Pool, stage: str | None, live: dict[str, float]):
+    """The pool's items, most popular first (the bundle's counts at the stage, else the live counts read
+    with the context), then the rest in the pool's order: lazily, so a caller takes only what it needs."""
+    if bundle is not None:
+        ranked = (i for i in bundle.item_stats.most_popular(stage) if i in pool)
+    else:
+        ranked = iter(sorted((i for i in live if live[i] and i in pool), key=lambda i: (-live[i], i)))
+    return itertools.chain(ranked, pool.ids)
 
 
 def top_contributions(bundle: ModelBundle, matrix: np.ndarray) -> list[list[dict]]:

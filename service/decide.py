@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import logging
 import time
 import uuid
@@ -15,8 +16,9 @@ from models.bundle import ModelBundle
 from models.catalog import Catalog, Placement
 from models.errors import NotFound, StoreUnavailable, ValidationFailed
 from models.policy import holdout_bucket, select, with_uncertainty_bonus
+from models.pools import Pool
 from models.rules import Rules
-from models.scoring import score_candidates, shortlist, top_contributions
+from models.scoring import SHORTLIST, pool_by_popularity, retrieve, score_candidates, shortlist, top_contributions
 from service import caps
 from service.catalog_store import CatalogStore
 from service.eligibility import screen
@@ -25,6 +27,9 @@ from service.model_holder import ModelHolder
 from service.store import ContextStore, VisitorState
 
 log = logging.getLogger(__name__)
+TOP_UP = 3
+"""Over a large pool, fewer than this many eligible items per slot asked for are topped up by popularity,
+so diversity (max_per_tag) and exploration still have a choice."""
 
 
 @dataclasses.dataclass
@@ -91,7 +96,7 @@ class DecisionEngine:
         bundle = self.models.get()
         profile_id = request.get("user_id") or request["visitor_id"]
         trace: dict = {"removed": [], "boosts": [], "pinned": []}
-        state = self._read(profile_id, [] if bundle else placement.candidate_ids(catalog), trace)
+        state = self._read(profile_id, [] if bundle else catalog.pool(placement), trace)
         if state is not None:
             catalog = self.catalogs.sync(state.catalog_version)
             placement = _placement(catalog, request["placement"])
@@ -107,7 +112,8 @@ class DecisionEngine:
             limit=request.get("limit") or placement.slots,
             trace=trace,
         )
-        candidates = _candidates(catalog, placement, request.get("candidates"))
+        pool = None if request.get("candidates") else catalog.pool(placement)
+        candidates = pool.ids if pool is not None else _candidates(catalog, placement, request.get("candidates"))
         trace["candidates"] = candidates
         branch = self._branch(here)
         next_stage: dict = {}
@@ -117,6 +123,10 @@ class DecisionEngine:
             shown = [(i, 1.0, [trace["branch_reason"]], None) for i in eligible][: here.limit]
         elif branch == "capped":
             shown = []
+        elif pool is not None and len(pool) > SHORTLIST:
+            candidates, eligible, retrieved = self._retrieve(here, branch, pool)
+            trace["candidates"], trace["pool_size"] = candidates, len(pool)
+            branch, shown, next_stage = self._rank(here, branch, eligible, retrieved)
         else:
             screened = screen(
                 candidates, catalog, placement, here.context, here.profile, here.impressions, here.channel, now
@@ -154,9 +164,13 @@ class DecisionEngine:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _read(self, profile_id: str, popularity_items: list[str], trace: dict) -> VisitorState | None:
+    def _read(self, profile_id: str, pool: Pool | list, trace: dict) -> VisitorState | None:
+        """The decision's one read; without a model, the live popularity of the pool's items (of the
+        most popular items when the pool is larger than the shortlist: they are what it would show)."""
+        large = len(pool) > SHORTLIST
+        ids = [] if large else getattr(pool, "ids", pool)
         try:
-            return self.store.read(profile_id, popularity_items, self.catalogs.version_key)
+            return self.store.read(profile_id, ids, self.catalogs.version_key, SHORTLIST * 2 if large else 0)
         except StoreUnavailable as error:
             log.warning("deciding without context: %s", error.message)
             trace["store_error"] = error.message
@@ -182,15 +196,64 @@ class DecisionEngine:
         trace["branch_reason"] = "personalized"
         return "model"
 
-    def _rank(self, here: Situation, branch: str, eligible: list[str]):
-        """(policy, [(item, propensity, reasons, score)], next_stage) for the eligible candidates."""
+    def _retrieve(self, here: Situation, branch: str, pool: Pool) -> tuple[list[str], list[str], dict[str, str]]:
+        """Over a pool larger than the shortlist: (what was screened, what is eligible, why the generators
+        proposed each). The model's generators propose a shortlist (with what the visitor left unfinished),
+        only those are screened; when too few pass to fill the placement, the pool's most popular follow,
+        screened a few at a time. Without a model (or context), popularity alone proposes."""
+        retrieved: dict[str, str] = {}
+        if branch == "model" and here.bundle is not None and here.context is not None:
+            try:
+                retrieved = retrieve(here.bundle, here.catalog, here.context, pool)
+            except Exception as error:  # as in _rank: a broken model answers from popularity, and says so
+                log.exception("model %s failed to retrieve, answering from popularity", here.bundle.version)
+                here.trace["model_error"] = str(error)
+        resumed = [r.item_id for r in self.rules.resumptions(here.context)] if here.context else []
+        considered = list(dict.fromkeys([*retrieved, *(i for i in resumed if i in pool)]))
+        eligible, removed = self._screen(here, considered)
+        needed = min(SHORTLIST, TOP_UP * here.limit)
+        if len(eligible) < needed:
+            seen = set(considered)
+            live = here.state.popularity if here.state else {}
+            fresh = (i for i in pool_by_popularity(here.bundle, pool, here.stage, live) if i not in seen)
+            while len(eligible) < needed:
+                chunk = list(dict.fromkeys(itertools.islice(fresh, needed - len(eligible))))
+                if not chunk:
+                    break
+                seen.update(chunk)
+                considered += chunk
+                more, gone = self._screen(here, chunk)
+                eligible += more
+                removed += gone
+        here.trace["removed"] = removed
+        return considered, eligible, retrieved
+
+    def _screen(self, here: Situation, item_ids: list[str]) -> tuple[list[str], list[dict]]:
+        screened = screen(
+            item_ids,
+            here.catalog,
+            here.placement,
+            here.context,
+            here.profile,
+            here.impressions,
+            here.channel,
+            here.now,
+        )
+        return screened.eligible, screened.removed
+
+    def _rank(self, here: Situation, branch: str, eligible: list[str], retrieved: dict[str, str] | None = None):
+        """(policy, [(item, propensity, reasons, score)], next_stage) for the eligible candidates; with
+        `retrieved` (a large pool), `eligible` is already the generators' screened shortlist."""
         if not eligible:
             return branch, [], {}
         bundle, catalog, placement, context, trace = here.bundle, here.catalog, here.placement, here.context, here.trace
         scored, proposed = None, {}
         if branch == "model" and bundle is not None:
             try:
-                ranked, proposed = shortlist(bundle, catalog, context, eligible)
+                if retrieved is None:
+                    ranked, proposed = shortlist(bundle, catalog, context, eligible)
+                else:
+                    ranked, proposed = eligible, retrieved
                 scored = score_candidates(
                     bundle, catalog, placement, context, here.profile, here.channel, here.now, ranked
                 )

@@ -90,12 +90,17 @@ class ContextStore:
         except REDIS_DOWN:
             return False
 
-    def read(self, visitor_id: str, item_ids: Iterable[str] = (), version_key: str | None = None) -> VisitorState:
+    def read(
+        self, visitor_id: str, item_ids: Iterable[str] = (), version_key: str | None = None, top_popular: int = 0
+    ) -> VisitorState:
         """Context, profile, impression counts (and item popularity, catalog version) in one round-trip.
 
+        Popularity is read for `item_ids`, or, with `top_popular`, for the most popular that many items of
+        each of the two epochs read (for a pool too large to name; an item outside both reads as absent).
         Unknown visitors get a new context: cold start is normal, not an error.
         """
         item_ids = list(item_ids)
+        epoch = popularity.epoch_of(self.clock(), self.popularity_half_life_s)
         try:
             pipe = self.client.pipeline(transaction=False)
             pipe.hmget(keys.context_key(self.tenant, visitor_id), "data", "profile")
@@ -103,9 +108,11 @@ class ContextStore:
             if version_key:
                 pipe.get(version_key)
             if item_ids:
-                epoch = popularity.epoch_of(self.clock(), self.popularity_half_life_s)
                 pipe.zmscore(keys.popularity_key(self.tenant, epoch), item_ids)
                 pipe.zmscore(keys.popularity_key(self.tenant, epoch - 1), item_ids)
+            elif top_popular:
+                pipe.zrevrange(keys.popularity_key(self.tenant, epoch), 0, top_popular - 1, withscores=True)
+                pipe.zrevrange(keys.popularity_key(self.tenant, epoch - 1), 0, top_popular - 1, withscores=True)
             if self.on_state_lost is not None:
                 pipe.exists(keys.journal_sentinel_key(self.tenant))
             replies = iter(pipe.execute())
@@ -118,6 +125,9 @@ class ContextStore:
         if item_ids:
             current, previous = next(replies), next(replies)
             scores = {i: popularity.combine(c, p) for i, c, p in zip(item_ids, current, previous)}
+        elif top_popular:
+            current, previous = dict(next(replies)), dict(next(replies))
+            scores = {i.decode(): popularity.combine(current.get(i), previous.get(i)) for i in {*current, *previous}}
         if self.on_state_lost is not None and not next(replies):
             self.on_state_lost()
         return VisitorState(

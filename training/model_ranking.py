@@ -15,6 +15,7 @@ import pandas as pd
 from journal.replay import BEFORE_EVENT, point_in_time
 from models.context import copy_context, profile_key
 from models.features import FeatureSpec, ItemStats
+from models.pools import TagIndex
 from models.retrieval import Retrieval, candidates, recent_items, tag_profile
 from models.scoring import SHORTLIST
 from training.full_catalog import Queries, TrainingLog
@@ -37,6 +38,7 @@ class CandidateModelScorer:
         self.item_stats = stats
         self.index = {item: i for i, item in enumerate(log.universe)}
         self.catalog_items = catalog
+        self.tag_index = TagIndex.of(catalog)
         self.size = size
         popularity = log.popularity
         self.fallback = popularity / (popularity.max() + 1.0) if len(popularity) else popularity
@@ -46,7 +48,9 @@ class CandidateModelScorer:
         recent = recent_items(ctx, self.spec.recent_cap)
         popular = self.item_stats.most_popular(ctx["stage"])[: self.size * 2]
         tags = tag_profile(recent, self.catalog_items)
-        proposed = candidates(self.item_stats.signals, recent, popular, self.catalog_items, tags, self.size)
+        proposed = candidates(
+            self.item_stats.signals, recent, popular, self.catalog_items, tags, self.size, None, self.tag_index
+        )
         chosen = dict.fromkeys(i for i in proposed if i in self.index)
         for item_id in popular:
             if len(chosen) >= self.size:

@@ -11,6 +11,7 @@ from journal.replay import BEFORE_EVENT, DECISION, point_in_time
 from models.context import profile_key
 from models.features import FeatureSpec, ItemStats
 from models.journey import EXIT
+from models.pools import TagIndex
 from models.retrieval import Generators, Retrieval, candidates, recent_items, tag_profile
 
 
@@ -120,6 +121,7 @@ def replay(
         chooses = touches & (rng.random(len(events)) < max_choices / touches.sum())
     universe = sorted(set(events["item_id"].dropna().unique()) | set(catalog_items))
     universe_index = {item: i for i, item in enumerate(universe)}
+    tags_index = TagIndex.of(catalog_items)  # tag matches without scanning the catalog per touch
     profiles = profiles or {}
     item_stats = ItemStats()
     generators = item_stats.signals = Generators()
@@ -163,7 +165,7 @@ def replay(
             if not use_impressions and chooses[row_index]:
                 tags = tag_profile(before, catalog_items)
                 popular = generators.trending(HARD_FROM)
-                proposed = candidates(generators, before, popular, catalog_items, tags, HARD_FROM)
+                proposed = candidates(generators, before, popular, catalog_items, tags, HARD_FROM, None, tags_index)
                 choice = _sample_choice(item, universe, universe_index, negatives, rng, list(proposed), touched)
                 profile = profiles.get(profile_key(event), {})
                 ct_X.append(

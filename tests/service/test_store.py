@@ -245,3 +245,18 @@ def test_an_event_a_rebuild_applies_from_our_own_log_line_still_counts_as_accept
     assert [e["event_id"] for e in accepted] == ["e-raced"]
     assert store.read("v1").context["n_events"] == 1
     assert store.record([ev("v1", "page_view", 10, event_id="e-raced")]) == []
+
+
+def test_the_most_popular_items_are_read_when_a_pool_is_too_large_to_name(store, clock):
+    base = 1_779_000_000
+    clock.now = base + DAY
+    views = [("a", "x5"), ("b", "x5"), ("c", "x3")]
+    store.record(
+        [
+            parse_event({"visitor_id": v, "type": "product_view", "item_id": item, "timestamp": _iso(base + n)})
+            for n, (v, item) in enumerate(views)
+        ]
+    )
+    named = store.read("a", ["x5", "x3"]).popularity
+    assert store.read("a", top_popular=10).popularity == pytest.approx(named)
+    assert list(store.read("a", top_popular=1).popularity) == ["x5"]
