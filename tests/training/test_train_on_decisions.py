@@ -13,7 +13,7 @@ from training.__main__ import main
 def test_content_model_learns_from_logged_impressions(model_settings, capsys, journey, catalog):
     client = create_app(model_settings).test_client()
     logged_traffic.explore(client)
-    clicks = logged_traffic.serve(client, visitors=300, seed=5)
+    clicks = logged_traffic.serve(client, visitors=600, seed=5)
     data = model_settings.data_dir
     registry = str(model_settings.registry)
     code = main(
@@ -33,7 +33,7 @@ def test_content_model_learns_from_logged_impressions(model_settings, capsys, jo
     summary = json.loads(capsys.readouterr().out)
     content = summary["metrics"]["content"]
     assert content["trained_on"] == "impressions"
-    assert content["rows"]["train"] + content["rows"]["test"] == 300
+    assert content["rows"]["train"] + content["rows"]["test"] == 600
     assert content["ips_weights"]["max"] > 1.0  # explored slots were shown with propensity < 1
     manifest = Registry(registry).manifest(summary["version"])
     assert manifest["data"]["outcome_join"]["by_decision_id"] == clicks
