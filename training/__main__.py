@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         "--max-choices",
         type=_query_count,
         default=argparse.SUPPRESS,
-        help="item touches that become content choices at most, a number or all (default: 100000)",
+        help="item touches that become content choices at most, a number or all (default: 50000)",
     )
     train.add_argument("--decisions", help="decision log file or directory: learn content from impressions (IPS)")
     train.add_argument("--reward-types", help="comma-separated outcome event types (default: the map's outcomes)")
