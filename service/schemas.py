@@ -233,6 +233,12 @@ def document_journey(spec, journey: JourneyMap) -> None:
     spec.components.schema("Event", schema=EventSchema)
     spec.components.schema("EventBatch", schema=EventBatchSchema)
     schemas = spec.components.schemas
+    # a batch's events are checked one by one: a bad one is listed in `rejected`, the good ones kept (200),
+    # so the document must not promise that one bad event refuses the batch
+    schemas["EventBatch"]["properties"]["events"]["items"] = {
+        "description": "an Event (#/components/schemas/Event), checked on its own: a bad one is reported in "
+        "`rejected` by its index and the others are kept"
+    }
     schemas["Item"]["properties"]["stages"]["items"]["enum"] = list(journey.stages)
     schemas["Profile"]["minProperties"] = 1
     if journey.unknowns != "refuse":
