@@ -34,3 +34,16 @@ def serve(client, visitors: int, seed: int, placement="home_hero", prefix="d") -
             event = {"visitor_id": visitor, "type": "click", "item_id": item, "decision_id": decision["decision_id"]}
             client.post("/v1/events", json=event)
     return clicks
+
+
+def product_view(visitor: str, item: str, at: float) -> dict:
+    """A web product view of `item` by `visitor` at epoch seconds `at`, as a site would send it."""
+    stamp = dt.datetime.fromtimestamp(at, dt.UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "event_id": f"{visitor}-{item}",
+        "visitor_id": visitor,
+        "type": "product_view",
+        "timestamp": stamp,
+        "channel": "web",
+        "item_id": item,
+    }

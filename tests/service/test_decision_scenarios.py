@@ -7,6 +7,7 @@ import pytest
 
 from models.policy import holdout_bucket
 from service import create_app
+from tests.redis_trips import count_round_trips
 
 
 def send(client, kind, visitor="v1", **fields):
@@ -168,26 +169,11 @@ def test_redis_down_still_answers(model_settings):
 
 
 def test_a_decision_costs_one_read_and_one_write_round_trip(model_settings, monkeypatch):
-    import redis
-
     app = create_app(model_settings)
     client = app.test_client()
     send(client, "product_view", item_id="hero_x3_family_suv")
     decide(client)  # warm: catalog cached, scripts loaded
-    trips = []
-    original_execute = redis.client.Pipeline.execute
-    original_command = redis.Redis.execute_command
-
-    def counted_execute(pipe, *args, **kwargs):
-        trips.append([c[0][0] for c in pipe.command_stack])
-        return original_execute(pipe, *args, **kwargs)
-
-    def counted_command(self, *args, **kwargs):
-        trips.append([args[0]])
-        return original_command(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.client.Pipeline, "execute", counted_execute)
-    monkeypatch.setattr(redis.Redis, "execute_command", counted_command)
+    trips = count_round_trips(monkeypatch)
     decide(client)
     assert len(trips) == 2, trips
     assert trips[0] == ["HMGET", "HGETALL", "GET", "EXISTS"]  # EXISTS: the journal sentinel (service.recovery)

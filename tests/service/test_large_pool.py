@@ -14,6 +14,7 @@ from models.catalog import Catalog
 from models.scoring import SHORTLIST
 from service import create_app
 from tests.conftest import CONFIG_DIR
+from tests.logged_traffic import product_view
 from training.train import train
 
 A, B, GONE, C = "lead_a", "next_b", "gone_d", "popular_c"
@@ -37,17 +38,7 @@ def _log(path, rng) -> None:
     events, t = [], START
 
     def view(visitor, item, at):
-        stamp = dt.datetime.fromtimestamp(at, dt.UTC).isoformat().replace("+00:00", "Z")
-        events.append(
-            {
-                "event_id": f"{visitor}-{item}",
-                "visitor_id": visitor,
-                "type": "product_view",
-                "timestamp": stamp,
-                "channel": "web",
-                "item_id": item,
-            }
-        )
+        events.append(product_view(visitor, item, at))
 
     for n, kind in enumerate(rng.choice(["ab", "ad", "c", "bulk"], size=400, p=[0.3, 0.15, 0.35, 0.2])):
         t += 3_600

@@ -12,6 +12,7 @@ from config.settings import Settings
 from journal.writer import DailyLog
 from models.events import parse_event
 from service import create_app
+from tests.redis_trips import count_round_trips
 from training.train import train
 
 A, B, C, D, E = "review_x5_press", "guide_ev_charging", "story_family_safety", "hero_x3_family_suv", "hero_e2_electric"
@@ -178,26 +179,12 @@ def test_a_new_model_counts_afresh_from_its_own_data_end(settings, registry, tmp
 
 
 def test_the_upkeep_step_costs_no_redis_call_and_a_decision_still_one_read_and_one_write(live_app, monkeypatch):
-    import redis
-
     client, services = live_app.test_client(), live_app.extensions["wayfinder"]
     post(client, [_view(f"w{n}", item, NOW - dt.timedelta(seconds=600 - n * 2 - (item == B))) for n in range(50)
                   for item in (A, B)])  # fmt: skip
     post(client, [_view("reader", A, NOW)])
     reasons(client, "reader")  # warm: catalog cached, scripts loaded
-    trips = []
-    original_execute, original_command = redis.client.Pipeline.execute, redis.Redis.execute_command
-
-    def counted_execute(pipe, *args, **kwargs):
-        trips.append([c[0][0] for c in pipe.command_stack])
-        return original_execute(pipe, *args, **kwargs)
-
-    def counted_command(self, *args, **kwargs):
-        trips.append([args[0]])
-        return original_command(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.client.Pipeline, "execute", counted_execute)
-    monkeypatch.setattr(redis.Redis, "execute_command", counted_command)
+    trips = count_round_trips(monkeypatch)
     services.live_signals.refresh()
     assert trips == []
     assert services.models.bundle.retrieval.row("transitions", A)[B] == 50.0

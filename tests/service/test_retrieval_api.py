@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from service import create_app
+from tests.logged_traffic import product_view
 from training.train import train
 
 A, B, C = "review_x5_press", "guide_ev_charging", "story_family_safety"
@@ -21,17 +22,7 @@ def _log(path):
     kinds = np.random.default_rng(5).choice(["ab", "ac", "c"], size=300, p=[0.3, 0.07, 0.63])
 
     def view(visitor, item, at):
-        stamp = dt.datetime.fromtimestamp(at, dt.UTC).isoformat().replace("+00:00", "Z")
-        events.append(
-            {
-                "event_id": f"{visitor}-{item}",
-                "visitor_id": visitor,
-                "type": "product_view",
-                "timestamp": stamp,
-                "channel": "web",
-                "item_id": item,
-            }
-        )
+        events.append(product_view(visitor, item, at))
 
     for n, kind in enumerate(kinds):
         t += 3_600
