@@ -11,7 +11,9 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY config ./config
+COPY journal ./journal
 COPY models ./models
+COPY reports ./reports
 COPY service ./service
 COPY training ./training
 
@@ -23,5 +25,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD python -c "import os,sys,urllib.request; url = 'http://127.0.0.1:%s/healthz' % os.environ.get('WAYFINDER_PORT', '8000'); sys.exit(0 if urllib.request.urlopen(url, timeout=2).status == 200 else 1)"
 
-# Without WAYFINDER_REDIS_URL the embedded Redis runs in the container (--preload starts it once).
-CMD ["sh", "-c", "exec gunicorn --preload --workers ${WEB_CONCURRENCY:-2} --threads 4 --bind 0.0.0.0:${WAYFINDER_PORT} 'service:create_app()'"]
+# Without WAYFINDER_REDIS_URL the embedded Redis runs in the container (preload starts it once).
+# On 0.0.0.0 the service refuses to start without keys: pass WAYFINDER_ADMIN_KEY and WAYFINDER_PUBLIC_KEY
+# (e.g. from a secret), or create keys in the volume with `python -m training keys create` (docs/security.md).
+CMD ["gunicorn", "-c", "config/gunicorn_conf.py", "service:create_app()"]

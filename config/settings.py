@@ -69,6 +69,22 @@ class Settings:
     """At start and after a new model, the journal is read from the bundle's data end, at most this far back."""
     live_signals_read_bytes: int = 4 << 20
     """Journal bytes one upkeep step reads at most: a long catch-up spreads over several steps."""
+    # --- access: keys, origins, admin endpoints (docs/security.md) ---
+    admin_key: str = ""
+    """A bootstrap admin key (e.g. from a Kubernetes secret); empty: keys come from `python -m training keys`,
+    or, on a loopback address, a demo admin key created on first start."""
+    public_key: str = ""
+    """A bootstrap public key, to embed in web pages and apps; its origins are public_origins."""
+    public_origins: str = ""
+    """Comma-separated web origins (https://shop.example.com) the bootstrap public key may be used from."""
+    admin_endpoints: str = "on"
+    """`on`: admin endpoints (catalog and placement writes, reports, analytics, keys, erasure, audit) are
+    served; `off`: they answer 404 on this node (a public node)."""
+    admin_port: int = 0
+    """When set, admin endpoints answer only on this port (bound beside `port` by config/gunicorn_conf.py),
+    and only admin endpoints do."""
+    max_api_keys: int = 1000
+    """Live (unrevoked) keys at most; creating one more is refused (409)."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

@@ -16,6 +16,10 @@ class WayfinderError(Exception):
         if status_code is not None:
             self.status_code = status_code
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body (WWW-Authenticate, Retry-After)."""
+        return {}
+
     def to_dict(self) -> dict:
         body = {"code": self.code, "message": self.message}
         if self.errors:
@@ -26,6 +30,23 @@ class WayfinderError(Exception):
 class ValidationFailed(WayfinderError):
     status_code = 422
     code = "validation_failed"
+
+
+class Unauthorized(WayfinderError):
+    """No key, or one that is unknown, revoked or expired."""
+
+    status_code = 401
+    code = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="wayfinder"'}
+
+
+class Forbidden(WayfinderError):
+    """A valid key whose scope or origins do not cover the request."""
+
+    status_code = 403
+    code = "forbidden"
 
 
 class TooLarge(WayfinderError):

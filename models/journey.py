@@ -33,6 +33,9 @@ class JourneyMap:
     unknowns: str = "refuse"
     """`refuse`: an event type or channel the map does not know is a 422; `other`: it is kept but counted as
     `other`, so free-form values cannot grow a visitor's counters without bound."""
+    client_side: tuple[str, ...] = ()
+    """Event types a browser or app may send with a public key (page views, clicks); every other type needs a
+    server key, so a page cannot claim a purchase (docs/security.md)."""
 
     def __post_init__(self):
         if self.unknowns not in UNKNOWN_POLICIES:
@@ -41,6 +44,9 @@ class JourneyMap:
             raise ConfigError("journey map: channels must not be empty")
         if not self.stages:
             raise ConfigError("journey map has no stages")
+        strangers = sorted(set(self.client_side) - self.known_types)
+        if strangers:
+            raise ConfigError(f"journey map: client_side names event types the map does not know: {strangers}")
         unknown = sorted({s for s in self.events.values() if s not in self.stages})
         if unknown:
             raise ConfigError(f"journey map: events point at undeclared stages {unknown}")
@@ -116,6 +122,8 @@ class JourneyMap:
             raw["channels"] = list(self.channels)
         if self.unknowns != "refuse":
             raw["unknowns"] = self.unknowns
+        if self.client_side:
+            raw["client_side"] = list(self.client_side)
         if self.profile_features:
             raw["profile_features"] = {
                 name: "number" if values is None else list(values) for name, values in self.profile_features.items()
@@ -134,6 +142,7 @@ class JourneyMap:
                 profile_features=_profile_features(raw.get("profile_features") or {}),
                 channels=tuple(str(c) for c in raw.get("channels") or DEFAULT_CHANNELS),
                 unknowns=str(raw.get("unknowns", "refuse")),
+                client_side=tuple(str(t) for t in raw.get("client_side") or ()),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"journey map is malformed: {exc}") from exc

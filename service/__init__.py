@@ -10,9 +10,11 @@ from werkzeug.exceptions import HTTPException
 
 from config.settings import Settings
 from models.errors import WayfinderError, flat_errors
+from service.cors import allow_origin, preflight
 from service.schemas import ErrorSchema, document_journey
-from service.views import analytics, catalog, decisions, events, health, journey, reports, visitors
-from service.views.body import read_body
+from service.security_headers import add_security_headers
+from service.views import analytics, catalog, decisions, events, health, journey, keys, reports, visitors
+from service.views.body import SECURITY_SCHEMES, read_body
 from service.views.paths import PATH_IDS, register_path_converters
 from service.wiring import build_services
 
@@ -63,13 +65,20 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_URL,
     )
-    app.extensions["wayfinder"] = build_services(settings)
+    state = app.extensions["wayfinder"] = build_services(settings)
     api = WayfinderApi(app)
+    for name, scheme in SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
     register_path_converters(app, api)
-    for module in (events, visitors, decisions, catalog, journey, analytics, reports, health):
+    for module in (events, visitors, decisions, catalog, journey, analytics, reports, keys, health):
         api.register_blueprint(module.blp)
-    document_journey(api.spec, app.extensions["wayfinder"].journey)
+    document_journey(api.spec, state.journey)
+    app.before_request(lambda: preflight(state.keys))  # a CORS preflight carries no key
+    app.before_request(state.access.check)  # 401, 403 before anything else is read
     app.before_request(read_body)  # every JSON body checked once, before any view reads it
+    app.after_request(state.audit.after_request)
+    app.after_request(allow_origin)
+    app.after_request(add_security_headers)
     app.register_error_handler(WayfinderError, _render_domain_error)
     return app
 
@@ -85,4 +94,4 @@ def _render_domain_error(error: WayfinderError):
     body["errors"] = error.errors
     if error.status_code >= 500:
         log.error("%s: %s", type(error).__name__, error.message)
-    return body, error.status_code
+    return body, error.status_code, error.headers()

@@ -176,6 +176,9 @@ class JourneySchema(Schema):
     outcomes = fields.List(fields.String())
     lapse_after_days = fields.Float()
     conversion_stage = fields.String(metadata={"description": "present when the map names its conversion stage"})
+    client_side = fields.List(
+        fields.String(), metadata={"description": "event types a public key may send (web pages, apps)"}
+    )
 
 
 class HealthSchema(Schema):

@@ -9,17 +9,22 @@ import logging
 from collections.abc import Callable
 
 from config.settings import Settings
+from journal.audit_log import AuditLog
 from journal.profile_log import ProfileLog
 from journal.writer import DailyLog
+from models.api_keys import KeyRing
 from models.catalog import Catalog
 from models.journey import JourneyMap
 from models.registry import Registry
 from models.rules import Rules
+from service.access import Access
+from service.audit import ApiAudit
 from service.background import Background
 from service.catalog_log import CatalogLog
 from service.catalog_store import CatalogStore
 from service.decide import DecisionEngine
 from service.ingest import Ingestor
+from service.key_bootstrap import bootstrap_keys
 from service.live_signals import LiveSignals
 from service.model_holder import ModelHolder
 from service.recovery import Recovery
@@ -40,6 +45,9 @@ class Services:
     ingestor: Ingestor
     engine: DecisionEngine
     background: Background
+    keys: KeyRing
+    access: Access
+    audit: ApiAudit
     embedded_redis: EmbeddedRedis | None = None
     recovery: Recovery | None = None
     live_signals: LiveSignals | None = None
@@ -47,6 +55,8 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     journey = JourneyMap.load(settings.config_dir / "journey.yaml")
+    keys = KeyRing(settings.data_dir, settings.max_api_keys)
+    bootstrap_keys(keys, settings)  # first: a node that must not serve refuses before it starts anything
     client, embedded_redis = connect(settings)
     if embedded_redis is not None:
         atexit.register(embedded_redis.stop)  # a no-op outside the process that supervises it
@@ -86,8 +96,23 @@ def build_services(settings: Settings) -> Services:
     live = LiveSignals(models, settings.data_dir / "events", settings) if settings.live_signals_items > 0 else None
     background = Background(settings.spool_drain_interval_s, upkeep(embedded_redis, spool, store, live))
     log.info("%s model=%s", settings.summary(), models.version)
+    access = Access(keys, settings)
+    audit = ApiAudit(AuditLog(settings.data_dir, settings.journal_host))
     services = Services(
-        settings, journey, catalogs, store, models, ingestor, engine, background, embedded_redis, recovery, live
+        settings,
+        journey,
+        catalogs,
+        store,
+        models,
+        ingestor,
+        engine,
+        background,
+        keys,
+        access,
+        audit,
+        embedded_redis,
+        recovery,
+        live,
     )
     background.start()
     return services

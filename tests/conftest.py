@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 import redis
+from flask.testing import FlaskClient
 
 from config.settings import Settings
 from models.catalog import Catalog
 from models.journey import JourneyMap
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+TEST_ADMIN_KEY = "wf_admin_test-key-of-the-suite"
+"""Every test app's bootstrap admin key (WAYFINDER_ADMIN_KEY); test clients send it unless a test says otherwise."""
 SERVER_URL = os.environ.get("WAYFINDER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 BACKENDS = ["embedded", "server"]
 
@@ -25,6 +28,28 @@ def _server_available() -> bool:
         return bool(redis.Redis.from_url(SERVER_URL, socket_connect_timeout=0.5).ping())
     except redis.RedisError:
         return False
+
+
+class AdminClient(FlaskClient):
+    """The test client every suite uses: it sends the app's bootstrap admin key, so tests of other behaviour
+    run as the operator. Tests of access itself build `FlaskClient(app, app.response_class)` or pass their own
+    Authorization header."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        admin_key = self.application.extensions["wayfinder"].settings.admin_key
+        if admin_key:
+            self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {admin_key}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def admin_test_clients():
+    """`app.test_client()` is an AdminClient in every test (apps are built in many places)."""
+    from flask import Flask
+
+    previous, Flask.test_client_class = Flask.test_client_class, AdminClient
+    yield
+    Flask.test_client_class = previous
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +108,7 @@ def settings(tmp_path, redis_backend, tenant) -> Settings:
         registry=tmp_path / "registry",
         tenant=tenant,
         reload_interval_s=0.0,
+        admin_key=TEST_ADMIN_KEY,
         # the live generators move features on the upkeep thread's clock, between a test's events and its
         # decision or not; tests of them turn them on and run the upkeep step themselves
         live_signals_items=0,

@@ -15,6 +15,7 @@ from models.catalog import Catalog
 from models.errors import WayfinderError
 from models.journey import JourneyMap
 from models.registry import Registry
+from training import keys_cli
 from training.evaluate import REWARDS
 from training.event_checks import EventChecks
 from training.full_catalog import format_block
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     shadow.add_argument("--off", action="store_true", help="stop shadowing")
     report = commands.add_parser("report", help="(re)write a version's HTML training report; prints its path")
     report.add_argument("version", nargs="?", help="model version (default: the current one)")
+    keys_cli.add_parser(commands, settings)
     rebuild = commands.add_parser(
         "rebuild", help="rebuild Redis (contexts, profiles, dedup, caps, popularity) from the journal after data loss"
     )
@@ -515,6 +517,7 @@ COMMANDS = {
     "retrain": _retrain,
     "shadow": _shadow,
     "rebuild": _rebuild,
+    "keys": keys_cli.run,
 }
 
 if __name__ == "__main__":

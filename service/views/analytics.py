@@ -7,6 +7,7 @@ million events): an analytics call, not one for a page's hot path.
 from marshmallow import RAISE
 
 from reports.analytics import analyze_log
+from service.access import EXPENSIVE_COST
 from service.schemas import JourneyAnalyticsQuerySchema, JourneyAnalyticsSchema
 from service.views import services
 from service.views.body import Blueprint
@@ -15,6 +16,7 @@ blp = Blueprint("analytics", __name__, url_prefix="/v1", description="Journey an
 
 
 @blp.route("/analytics/journeys", methods=["GET"])
+@blp.scope("admin", cost=EXPENSIVE_COST)
 @blp.arguments(JourneyAnalyticsQuerySchema, location="query", unknown=RAISE)  # a misspelt filter is an error
 @blp.response(200, JourneyAnalyticsSchema)
 def get_journey_analytics(query: dict):

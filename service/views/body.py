@@ -22,7 +22,9 @@ from flask import Request, current_app, g, request
 from webargs import core
 from webargs.flaskparser import FlaskParser
 
+from models.api_keys import OPEN
 from models.errors import ValidationFailed, WayfinderError
+from service.access import COST_ATTRIBUTE, SCOPE_ATTRIBUTE
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 _UNSET = object()
@@ -99,10 +101,32 @@ class CheckedBodyParser(FlaskParser):
         return g.get("json_body", core.missing)
 
 
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer", "description": "an API key: Authorization: Bearer <key>"},
+    "keyQuery": {"type": "apiKey", "in": "query", "name": "key", "description": "a public key only (sendBeacon)"},
+}
+
+
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's Blueprint reading checked bodies, with a way to document the errors a route gives."""
+    """flask-smorest's Blueprint reading checked bodies, with ways to declare the scope a route needs and
+    to document the errors it gives."""
 
     ARGUMENTS_PARSER = CheckedBodyParser()
+
+    def scope(self, scope: str, cost: float = 1.0):
+        """Who may call the view: `public`, `server`, `admin` (each including the one before) or `open`
+        (no key). `cost`: rate-limit tokens one call takes (expensive reads take more). The OpenAPI
+        operation gets its security requirement, `x-scope`, and the 401, 403 and 429 answers."""
+
+        def decorator(func):
+            setattr(func, SCOPE_ATTRIBUTE, scope)
+            setattr(func, COST_ATTRIBUTE, cost)
+            if scope == OPEN:
+                return self.doc(security=[], **{"x-scope": scope})(func)
+            security = [{"bearerAuth": []}, {"keyQuery": []}] if scope == "public" else [{"bearerAuth": []}]
+            return self.doc(security=security, **{"x-scope": scope})(self.refuses(401, 403, 429)(func))
+
+        return decorator
 
     def refuses(self, *statuses: int):
         """Document these error answers (the one error shape) so clients and fuzzers expect them."""

@@ -21,12 +21,14 @@ blp = Blueprint("catalog", __name__, url_prefix="/v1", description="What can be 
 
 
 @blp.route("/catalog/items", methods=["GET"])
+@blp.scope("server")
 @blp.response(200, ItemSchema(many=True))
 def list_items():
     return list(services().catalogs.latest().items.values())
 
 
 @blp.route("/catalog/items/<name:item_id>", methods=["GET"])
+@blp.scope("server")
 @blp.refuses(404)
 @blp.response(200, ItemSchema)
 def get_item(item_id: str):
@@ -37,6 +39,7 @@ def get_item(item_id: str):
 
 
 @blp.route("/catalog/items/<name:item_id>", methods=["PUT"])
+@blp.scope("admin")
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": ItemBodySchema}}})
 @blp.refuses(400, 413, 422, 503)
 @blp.response(200, ItemSchema)
@@ -47,6 +50,7 @@ def put_item(item_id: str):
 
 
 @blp.route("/catalog/items/<name:item_id>", methods=["DELETE"])
+@blp.scope("admin")
 @blp.refuses(404, 409, 503)
 @blp.response(204)
 def delete_item(item_id: str):
@@ -54,12 +58,14 @@ def delete_item(item_id: str):
 
 
 @blp.route("/placements", methods=["GET"])
+@blp.scope("server")
 @blp.response(200, PlacementSchema(many=True))
 def list_placements():
     return list(services().catalogs.latest().placements.values())
 
 
 @blp.route("/placements/<name:placement_id>", methods=["GET"])
+@blp.scope("server")
 @blp.refuses(404)
 @blp.response(200, PlacementSchema)
 def get_placement(placement_id: str):
@@ -70,6 +76,7 @@ def get_placement(placement_id: str):
 
 
 @blp.route("/placements/<name:placement_id>", methods=["PUT"])
+@blp.scope("admin")
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PlacementBodySchema}}})
 @blp.refuses(400, 413, 422, 503)
 @blp.response(200, PlacementSchema)
@@ -80,6 +87,7 @@ def put_placement(placement_id: str):
 
 
 @blp.route("/placements/<name:placement_id>", methods=["DELETE"])
+@blp.scope("admin")
 @blp.refuses(404, 503)
 @blp.response(204)
 def delete_placement(placement_id: str):

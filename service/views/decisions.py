@@ -1,5 +1,6 @@
 """POST /v1/decisions: a personalized experience for a visitor and placement."""
 
+from service.public_rules import check_decision
 from service.schemas import DecisionRequestSchema, DecisionSchema
 from service.views import services
 from service.views.body import Blueprint
@@ -8,9 +9,11 @@ blp = Blueprint("decisions", __name__, url_prefix="/v1", description="Personaliz
 
 
 @blp.route("/decisions", methods=["POST"])
+@blp.scope("public")
 @blp.arguments(DecisionRequestSchema)
 @blp.response(200, DecisionSchema)
 @blp.alt_response(404, response="NOT_FOUND", description="Unknown placement")
 @blp.refuses(400, 413, 422, 503)
 def post_decision(decision_request: dict):
+    check_decision(decision_request)
     return services().engine.decide(decision_request)

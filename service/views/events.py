@@ -3,6 +3,7 @@
 from flask import request
 
 from models.errors import ValidationFailed
+from service.public_rules import check_events
 from service.schemas import EVENTS_BODY, IngestResultSchema
 from service.views import services
 from service.views.body import Blueprint, json_body
@@ -11,12 +12,14 @@ blp = Blueprint("events", __name__, url_prefix="/v1", description="Touchpoints i
 
 
 @blp.route("/events", methods=["POST"])
+@blp.scope("public")
 @blp.doc(requestBody=EVENTS_BODY)
 @blp.refuses(400, 413, 422, 503)
 @blp.response(200, IngestResultSchema, description="Per-event result; bad events listed by index")
 def post_events():
-    body = json_body(request)
-    answer, status = services().ingestor.ingest(body)
+    body, state = json_body(request), services()
+    check_events(body, state.journey)
+    answer, status = state.ingestor.ingest(body)
     if status == 422:
         batch = isinstance(body, dict) and "events" in body
         errors = (

@@ -1,21 +1,22 @@
 """GET /healthz (the process is up) and GET /readyz (can this instance answer; docs/operations.md)."""
 
-from flask_smorest import Blueprint
-
 from service.readiness import readiness
 from service.schemas import HealthSchema
 from service.views import services
+from service.views.body import Blueprint
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
 
 
 @blp.route("/healthz", methods=["GET"])
+@blp.scope("open")
 @blp.response(200, HealthSchema)
 def healthz():
     return {"status": "ok", "checks": {}}
 
 
 @blp.route("/readyz", methods=["GET"])
+@blp.scope("open")
 @blp.response(200, HealthSchema, description="ready, or degraded: serving from its fallbacks")
 @blp.alt_response(503, schema=HealthSchema, description="not ready: nothing useful can be answered")
 def readyz():

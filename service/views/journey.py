@@ -8,6 +8,7 @@ blp = Blueprint("journey", __name__, url_prefix="/v1", description="The journey 
 
 
 @blp.route("/journey", methods=["GET"])
+@blp.scope("public")
 @blp.response(200, JourneySchema)
 def get_journey():
     return services().journey.to_dict()

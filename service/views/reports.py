@@ -15,6 +15,7 @@ from models.events import TYPE_PATTERN
 from models.text import short_text
 from reports.lift import DEFAULT_CONVERSION_WINDOW_DAYS, DEFAULT_REPORT_DAYS, DEFAULT_WINDOW_HOURS, lift_from_log
 from reports.lift_html import render_lift_html
+from service.access import EXPENSIVE_COST
 from service.views import services
 from service.views.body import Blueprint
 
@@ -96,6 +97,7 @@ class LiftReportSchema(Schema):
 
 
 @blp.route("/reports/lift", methods=["GET"])
+@blp.scope("admin", cost=EXPENSIVE_COST)
 @blp.arguments(LiftQuerySchema, location="query", unknown=RAISE)  # a misspelt filter is an error
 @blp.response(200, LiftReportSchema)
 def get_lift(query: dict):
@@ -103,6 +105,7 @@ def get_lift(query: dict):
 
 
 @blp.route("/reports/lift.html", methods=["GET"])
+@blp.scope("admin", cost=EXPENSIVE_COST)
 @blp.arguments(LiftQuerySchema, location="query", unknown=RAISE)
 @blp.response(200, {"type": "string"}, content_type="text/html", description="the lift report as one page")
 def get_lift_page(query: dict):

@@ -11,6 +11,7 @@ blp = Blueprint("visitors", __name__, url_prefix="/v1", description="What Wayfin
 
 
 @blp.route("/visitors/<visitor_id:visitor_id>", methods=["GET"])
+@blp.scope("server")
 @blp.response(200, VisitorSchema)
 def get_visitor(visitor_id: str):
     state = services()
@@ -18,6 +19,7 @@ def get_visitor(visitor_id: str):
 
 
 @blp.route("/visitors/<visitor_id:visitor_id>/profile", methods=["PUT"])
+@blp.scope("server")
 @blp.arguments(ProfileSchema)
 @blp.refuses(400, 413, 503)
 @blp.response(200, StoredProfileSchema, description="the profile now stored")

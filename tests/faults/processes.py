@@ -19,6 +19,8 @@ from pathlib import Path
 
 import redis
 
+from tests.conftest import TEST_ADMIN_KEY
+
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,7 +92,7 @@ class Gunicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, workers: int = 2) -> Gunicorn:
-        env = {**os.environ, "WAYFINDER_LOG_LEVEL": "WARNING", **self.environment}
+        env = {**os.environ, "WAYFINDER_LOG_LEVEL": "WARNING", "WAYFINDER_ADMIN_KEY": TEST_ADMIN_KEY, **self.environment}
         self.process = subprocess.Popen(self.command, cwd=ROOT, env=env)
         try:
             wait_for(
@@ -120,10 +122,16 @@ class Gunicorn:
     def get(self, path: str) -> tuple[int, dict]:
         return self.request("GET", path)
 
-    def request(self, method: str, path: str, body: object = None, timeout: float = 10) -> tuple[int, dict]:
+    def request(
+        self, method: str, path: str, body: object = None, timeout: float = 10, key: str | None = None
+    ) -> tuple[int, dict]:
+        """One request with the admin key (or `key`; "" for none), its status and JSON answer."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
+        key = self.environment.get("WAYFINDER_ADMIN_KEY", TEST_ADMIN_KEY) if key is None else key
+        if key:
+            request.add_header("Authorization", f"Bearer {key}")
         try:
             with urllib.request.urlopen(request, timeout=timeout) as answer:
                 raw = answer.read()

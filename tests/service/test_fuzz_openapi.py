@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_ADMIN_KEY
+
 SEED = 20261130
 MAX_TIME_S = 100
 EXCLUDED_CHECKS = "positive_data_acceptance"
@@ -61,6 +63,7 @@ def live_url(tmp_path, trained_registry):
         "WAYFINDER_REDIS_URL": "",
         "WAYFINDER_TENANT": "fuzz",
         "WAYFINDER_LOG_LEVEL": "WARNING",
+        "WAYFINDER_ADMIN_KEY": TEST_ADMIN_KEY,
     }
     # --limit-request-line 0: gunicorn's own 414 (HTML, before the app) is the server's limit, not the API's
     command = [str(BIN / "gunicorn"), "--workers", "1", "--threads", "4", "--limit-request-line", "0"]
@@ -83,7 +86,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_url, tm
         str(BIN / "st"), "run", f"{live_url}/openapi.json",
         "--checks", "all", "--exclude-checks", EXCLUDED_CHECKS,
         "--seed", str(SEED), "--max-examples", "100", "--max-time", str(MAX_TIME_S),
-        "--workers", "1", "--no-color", "--report", "junit", "--report-dir", str(tmp_path / "report"),
+        "--workers", "1", "--no-color", "--header", f"Authorization: Bearer {TEST_ADMIN_KEY}", "--report", "junit", "--report-dir", str(tmp_path / "report"),
     ]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, timeout=MAX_TIME_S + 120, cwd=tmp_path)
     server_log = (tmp_path / "gunicorn.log").read_text()[-4000:]
