@@ -1,4 +1,4 @@
-"""Audit of the API: every admin change that reaches its view is recorded (journal/audit_log.py).
+"""Audit of the API: every admin change that was made is recorded (journal/audit_log.py).
 
 Who (the key's id and name), what (method, route, the path's ids, the answer's status) and when.
 A visitor id in a path is recorded as a hash, never as itself (it may be the subject of an erasure).
@@ -29,9 +29,11 @@ class ApiAudit:
         self.hide_id = hide_id
 
     def after_request(self, response: Response) -> Response:
-        """after_request: record an admin change made with a valid admin key (refused ones included)."""
+        """after_request: record an admin change that was made (a refused request changed nothing)."""
         key = g.get("api_key")
         if key is None or request.method not in CHANGES or g.get("endpoint_scope") != "admin":
+            return response
+        if response.status_code >= 400:
             return response
         arguments = (request.view_args or {}).items()
         target = {name: self.hide_id(value) if name == "visitor_id" else value for name, value in arguments}

@@ -37,9 +37,17 @@ class AdminClient(FlaskClient):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        admin_key = self.application.extensions["wayfinder"].settings.admin_key
+        settings = self.application.extensions["wayfinder"].settings
+        admin_key = settings.admin_key or demo_admin_key(settings.data_dir)
         if admin_key:
             self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {admin_key}"
+
+
+def demo_admin_key(data_dir: Path) -> str | None:
+    """The demo admin key an app without WAYFINDER_ADMIN_KEY made on its first start (what a developer reads)."""
+    path = data_dir / "keys" / "demo-keys.env"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return next((line.split("=", 1)[1] for line in lines if line.startswith("WF_ADMIN_KEY=")), None)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -92,7 +92,12 @@ class Gunicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, workers: int = 2) -> Gunicorn:
-        env = {**os.environ, "WAYFINDER_LOG_LEVEL": "WARNING", "WAYFINDER_ADMIN_KEY": TEST_ADMIN_KEY, **self.environment}
+        env = {
+            **os.environ,
+            "WAYFINDER_LOG_LEVEL": "WARNING",
+            "WAYFINDER_ADMIN_KEY": TEST_ADMIN_KEY,
+            **self.environment,
+        }
         self.process = subprocess.Popen(self.command, cwd=ROOT, env=env)
         try:
             wait_for(

@@ -86,7 +86,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_url, tm
         str(BIN / "st"), "run", f"{live_url}/openapi.json",
         "--checks", "all", "--exclude-checks", EXCLUDED_CHECKS,
         "--seed", str(SEED), "--max-examples", "100", "--max-time", str(MAX_TIME_S),
-        "--workers", "1", "--no-color", "--header", f"Authorization: Bearer {TEST_ADMIN_KEY}", "--report", "junit", "--report-dir", str(tmp_path / "report"),
+        "--workers", "1", "--no-color", "--header", f"Authorization: Bearer {TEST_ADMIN_KEY}",
+        "--report", "junit", "--report-dir", str(tmp_path / "report"),
     ]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, timeout=MAX_TIME_S + 120, cwd=tmp_path)
     server_log = (tmp_path / "gunicorn.log").read_text()[-4000:]
