@@ -55,6 +55,17 @@ class StoreUnavailable(WayfinderError):
     code = "store_unavailable"
 
 
+class RateLimited(WayfinderError):
+    """Too many requests for a key's or a visitor's bucket; `retry_after_s` is the wait until enough tokens."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class DiskUnavailable(WayfinderError):
     """Local disk refused a write (full, over quota, I/O error): nothing was accepted."""
 
