@@ -46,7 +46,9 @@ class RetentionReport:
     def format(self) -> str:
         if self.skipped:
             return f"retention: nothing done ({self.skipped})"
-        lines = [f"retention: {len(self.deleted)} day files deleted, {len(self.archived)} archived"]
+        count = len(self.deleted) + len(self.archived)
+        files = f"{count} day file{'' if count == 1 else 's'}"
+        lines = [f"retention: {files}: {len(self.deleted)} deleted, {len(self.archived)} archived"]
         lines += [f"  deleted  {path}" for path in self.deleted]
         lines += [f"  archived {path} -> {target}" for path, target in self.archived]
         return "\n".join(lines)

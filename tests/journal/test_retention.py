@@ -39,7 +39,7 @@ def test_old_day_files_are_deleted_today_and_recent_ones_kept(tmp_path):
     report = apply_retention(tmp_path, days=30, now=NOW)
     assert sorted(report.deleted) == sorted(tmp_path / name for name in OLD)
     assert remaining(tmp_path) == set(KEPT + ODD)
-    assert "4 day files deleted, 0 archived" in report.format()
+    assert "4 day files: 4 deleted, 0 archived" in report.format()
 
 
 def test_a_day_is_removed_only_once_it_ended_more_than_the_days_ago(tmp_path):
