@@ -12,7 +12,7 @@ back (a second round-trip, on refusals only). When Redis is unreachable, `check`
 Wiring (the auth hook, after it knows the key): build once per app,
 `limiter = RateLimiter.from_settings(client, settings)` (it validates the settings' limits, so a bad
 one stops the start), then per request
-`limiter.check(key.id, key.scope, visitor_id if key.scope == "public" else None, cost)`, with
+`limiter.check(key.id, key.scope, visitor_id, cost)` (the visitor's bucket applies to public keys only), with
 `cost=EXPENSIVE_COST` for analytics and lift. It raises `RateLimited`; render `Retry-After` as
 `max(1, math.ceil(error.retry_after_s))`. A test across gunicorn workers: start `Gunicorn` (tests/
 faults/processes.py) with 2 workers and `WAYFINDER_RATE_LIMIT_PUBLIC=5/10`, send 40 requests with
@@ -63,7 +63,8 @@ if tokens < cost then
   return {0, tostring((cost - tokens) / rate)}
 end
 tokens = math.min(burst, tokens - cost)
-redis.call('HSET', KEYS[1], 't', tostring(tokens), 'ts', tostring(now))
+-- %.6f: microseconds kept (tostring's 14 digits would round the time to 0.1 ms and grant tokens early)
+redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'ts', string.format('%.6f', now))
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {1, tostring(tokens)}
 """
@@ -122,14 +123,15 @@ class RateLimiter:
         return cls(client, settings.tenant, limits, visitor, enabled=settings.rate_limits == "on")
 
     def check(self, key_id: str, scope: str, visitor_id: str | None, cost: float = 1.0) -> None:
-        """Take `cost` tokens from the key's bucket (and the visitor's, when given), or raise RateLimited
-        and take none. Pass the visitor for public keys only. Allows everything when Redis is unreachable."""
+        """Take `cost` tokens from the key's bucket (and, for a public key, the visitor's), or raise RateLimited
+        and take none. Server and admin keys speak for many visitors: their `visitor_id` is not limited.
+        Allows everything when Redis is unreachable."""
         if not self.enabled:
             return
         if scope not in self.limits:
             raise ConfigError(f"no rate limit for the key scope {scope!r}; scopes are {', '.join(SCOPES)}")
         buckets = [(keys.key_rate_key(self.tenant, key_id), self.limits[scope], f"{scope} key")]
-        if visitor_id is not None:
+        if visitor_id is not None and scope == "public":
             buckets.append((keys.visitor_rate_key(self.tenant, visitor_id), self.visitor, "visitor"))
         try:
             replies = self._take(buckets, cost)
