@@ -125,3 +125,24 @@ def test_the_command_applies_it_at_once(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert f"archived {old} -> {archive / 'events' / old.name}" in printed
     assert (archive / "events" / old.name).exists() and not old.exists()
+
+
+def test_an_archive_on_another_file_system_is_copied_then_deleted(tmp_path, monkeypatch):
+    import errno
+
+    from journal import retention
+
+    data, archive = tmp_path / "var", tmp_path / "archive"
+    write_logs(data)
+    contents = {name: (data / name).read_bytes() for name in OLD}
+    real_link = os.link
+
+    def link_across_devices(source, target):
+        if Path(source).parent.parent == data:  # a day file itself: another device
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_link(source, target)
+
+    monkeypatch.setattr(retention.os, "link", link_across_devices)
+    apply_retention(data, days=30, archive_dir=archive, now=NOW)
+    assert {name: (archive / name).read_bytes() for name in OLD} == contents
+    assert remaining(archive) == set(OLD) and remaining(data) == set(KEPT + ODD)  # no temporary left
