@@ -85,6 +85,22 @@ class Settings:
     and only admin endpoints do."""
     max_api_keys: int = 1000
     """Live (unrevoked) keys at most; creating one more is refused (409)."""
+    # --- rate limits and retention ---
+    rate_limits: str = "on"
+    """`on` or `off`: off turns every rate limit off (benchmarks); docs/rate-limits.md."""
+    rate_limit_public: str = "1000/2000"
+    """Each public key's bucket, `<requests per second>/<burst>`: one key serves a whole website's visitors."""
+    rate_limit_server: str = "1000/2000"
+    """Each server key's bucket, `<requests per second>/<burst>`."""
+    rate_limit_admin: str = "20/100"
+    """Each admin key's bucket, `<requests per second>/<burst>` (catalog, placements, reports, keys, erasure)."""
+    rate_limit_visitor: str = "10/40"
+    """Each visitor's bucket, `<requests per second>/<burst>`, for requests made with a public key only: server
+    and admin keys speak for many visitors at once."""
+    retention_days: float = 0.0
+    """Event, decision and profile day files older than this many days are deleted (or archived); 0 keeps all."""
+    retention_archive_dir: str = ""
+    """Where retention moves old day files (`<dir>/events/...`) instead of deleting them; empty deletes them."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class WayfinderError(Exception):
     """Base error. `errors` maps a field to its reasons, for validation failures."""
@@ -74,6 +76,20 @@ class BundleError(WayfinderError):
 class StoreUnavailable(WayfinderError):
     status_code = 503
     code = "store_unavailable"
+
+
+class RateLimited(WayfinderError):
+    """Too many requests for a key's or a visitor's bucket; `retry_after_s` is the wait until enough tokens."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after_s)))}
 
 
 class DiskUnavailable(WayfinderError):

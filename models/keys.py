@@ -13,6 +13,11 @@ def visitor_tag(visitor_id: str) -> str:
     return hashlib.blake2b(visitor_id.encode("utf-8"), digest_size=10).hexdigest()
 
 
+def key_tag(key_id: str) -> str:
+    """An API key id as it may appear in a key: a digest, like a visitor's (`visitor_tag`)."""
+    return hashlib.blake2b(key_id.encode("utf-8"), digest_size=10).hexdigest()
+
+
 def context_key(tenant: str, visitor_id: str) -> str:
     """Hash with the reduced context (`data`), its version (`ver`) and the profile (`profile`)."""
     return f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:ctx"
@@ -59,3 +64,13 @@ def journal_sentinel_key(tenant: str) -> str:
 def rebuild_lock_key(tenant: str) -> str:
     """Taken with SET NX EX by the one worker that rebuilds Redis from the journal."""
     return f"wf:{tenant}:journal:rebuild-lock"
+
+
+def key_rate_key(tenant: str, key_id: str) -> str:
+    """Hash: the API key's token bucket (`t` tokens, `ts` last refill, Redis server time); service.rate_limits."""
+    return f"wf:{tenant}:rate:key:{key_tag(key_id)}"
+
+
+def visitor_rate_key(tenant: str, visitor_id: str) -> str:
+    """Hash: the visitor's token bucket, in the visitor's hash slot beside its context."""
+    return f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:rate"

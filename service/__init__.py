@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(lambda: preflight(state.keys))  # a CORS preflight carries no key
     app.before_request(state.access.check)  # 401, 403 before anything else is read
     app.before_request(read_body)  # every JSON body checked once, before any view reads it
+    app.before_request(state.access.limit)  # 429 before any work, once the visitor is known
     app.after_request(state.audit.after_request)
     app.after_request(allow_origin)
     app.after_request(add_security_headers)

@@ -1,4 +1,5 @@
-"""Who may call what: each request's API key, its scope against the endpoint's, and its web origin.
+"""Who may call what, and how often: each request's API key, its scope against the endpoint's, its web
+origin, and its key's and visitor's rate limits (service/rate_limits.py).
 
 Every view declares its scope with `@blp.scope(...)` (service/views/body.py). A view that declares
 none is treated as admin: a new endpoint is closed until someone opens it, and the endpoint ×
@@ -15,13 +16,12 @@ from flask import Flask, current_app, g, request
 from config.settings import Settings
 from models.api_keys import OPEN, ApiKey, KeyRing, covers
 from models.errors import Forbidden, NotFound, Unauthorized
+from service.rate_limits import RateLimiter
 
 SCOPE_ATTRIBUTE = "_wayfinder_scope"
 COST_ATTRIBUTE = "_wayfinder_cost"
 OPEN_BLUEPRINTS = frozenset({"api-docs"})
 """flask-smorest's /openapi.json and /docs."""
-EXPENSIVE_COST = 20.0
-"""Rate-limit tokens an expensive read (analytics, lift: day files read per call) takes, against 1 for others."""
 QUERY_KEY = "key"
 """A public key may come as ?key=…: navigator.sendBeacon cannot set headers."""
 
@@ -46,9 +46,16 @@ def origin_allowed(origin: str, origins: frozenset[str] | tuple[str, ...]) -> bo
 class Access:
     """The before_request check: 401 without a usable key, 403 with the wrong scope or origin."""
 
-    def __init__(self, ring: KeyRing, settings: Settings):
+    def __init__(self, ring: KeyRing, settings: Settings, limiter: RateLimiter):
         self.ring = ring
         self.settings = settings
+        self.limiter = limiter
+
+    def limit(self) -> None:
+        """before_request, after the body is read: 429 when the key's (or a public key's visitor's) bucket is empty."""
+        key = g.get("api_key")
+        if key is not None:
+            self.limiter.check(key.id, key.scope, _visitor_of(g.get("json_body")), g.endpoint_cost)
 
     def check(self) -> None:
         scope, cost = endpoint_scope(current_app, request.endpoint)
@@ -98,6 +105,14 @@ class Access:
         if admin_port and scope != OPEN and admin != (_port() == admin_port):
             where = f"port {admin_port}" if admin else f"port {self.settings.port}"
             raise NotFound(f"no route matches {request.path[:200]!r} on this port: it is served on {where}")
+
+
+def _visitor_of(body: object) -> str | None:
+    """The visitor a request speaks for: the body's visitor_id, or a batch's first event's."""
+    if isinstance(body, dict) and isinstance(body.get("events"), list) and body["events"]:
+        body = body["events"][0]
+    visitor = body.get("visitor_id") if isinstance(body, dict) else None
+    return visitor[:128] if isinstance(visitor, str) else None
 
 
 def _token() -> tuple[str | None, bool]:

@@ -187,12 +187,17 @@ class HealthSchema(Schema):
 
 
 ANALYTICS_DEFAULT_DAYS = 30
+ANALYTICS_MAX_DAYS = 366
+"""The longest window one analytics request may read (one event day file per day; as for lift)."""
 
 
 class JourneyAnalyticsQuerySchema(StrictSchema):
     since = fields.AwareDateTime(
         format="iso",
-        metadata={"description": f"ISO-8601 with zone; default: {ANALYTICS_DEFAULT_DAYS} days before until"},
+        metadata={
+            "description": f"ISO-8601 with zone; default: {ANALYTICS_DEFAULT_DAYS} days before until; "
+            f"at most {ANALYTICS_MAX_DAYS} days before it"
+        },
     )
     until = fields.AwareDateTime(format="iso", metadata={"description": "ISO-8601 with zone, excluded; default: now"})
     channel = fields.String(validate=short_text(32), metadata={"description": "only this channel's touchpoints"})
@@ -208,6 +213,8 @@ class JourneyAnalyticsQuerySchema(StrictSchema):
         since = data.get("since") or until - dt.timedelta(days=ANALYTICS_DEFAULT_DAYS)
         if until <= since:  # only since given, and it lies in the future
             raise ValidationError("must be in the past when until is not given", "since")
+        if until - since > dt.timedelta(days=ANALYTICS_MAX_DAYS):
+            raise ValidationError(f"the window from since to until must be at most {ANALYTICS_MAX_DAYS} days", "since")
         return {"since": since, "until": until, "channel": data.get("channel")}
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from config.settings import Settings
 from journal.audit_log import AuditLog
 from journal.profile_log import ProfileLog
+from journal.retention import RetentionTask
 from journal.writer import DailyLog
 from models.api_keys import KeyRing
 from models.catalog import Catalog
@@ -27,6 +28,7 @@ from service.ingest import Ingestor
 from service.key_bootstrap import bootstrap_keys
 from service.live_signals import LiveSignals
 from service.model_holder import ModelHolder
+from service.rate_limits import RateLimiter
 from service.recovery import Recovery
 from service.redis_client import EmbeddedRedis, connect
 from service.spool import Spool
@@ -94,9 +96,13 @@ def build_services(settings: Settings) -> Services:
     )
     engine = DecisionEngine(store, catalogs, models, Rules.load(settings.config_dir / "rules.yaml"), decision_log)
     live = LiveSignals(models, settings.data_dir / "events", settings) if settings.live_signals_items > 0 else None
-    background = Background(settings.spool_drain_interval_s, upkeep(embedded_redis, spool, store, live))
+    retention = RetentionTask(settings.data_dir, settings.retention_days, settings.retention_archive_dir)
+    background = Background(
+        settings.spool_drain_interval_s,
+        upkeep(embedded_redis, spool, store, live, retention if settings.retention_days > 0 else None),
+    )
     log.info("%s model=%s", settings.summary(), models.version)
-    access = Access(keys, settings)
+    access = Access(keys, settings, RateLimiter.from_settings(client, settings))
     audit = ApiAudit(AuditLog(settings.data_dir, settings.journal_host))
     services = Services(
         settings,
@@ -119,14 +125,20 @@ def build_services(settings: Settings) -> Services:
 
 
 def upkeep(
-    embedded_redis: EmbeddedRedis | None, spool: Spool, store: ContextStore, live: LiveSignals | None = None
+    embedded_redis: EmbeddedRedis | None,
+    spool: Spool,
+    store: ContextStore,
+    live: LiveSignals | None = None,
+    retention: RetentionTask | None = None,
 ) -> list[tuple[str, Callable]]:
     """The periodic tasks off the request path (every spool_drain_interval_s): the Redis watchdog, the spool
-    drain, the live candidate generators."""
+    drain, the live candidate generators, the journal's retention (itself at most once an hour)."""
     tasks: list[tuple[str, Callable]] = []
     if embedded_redis is not None:
         tasks.append(("embedded Redis watchdog", embedded_redis.ensure_running))
     tasks.append(("spool drain", lambda: spool.has_pending() and spool.drain(store.record)))
     if live is not None:
         tasks.append(("live signals", live.refresh))
+    if retention is not None:
+        tasks.append(("journal retention", retention))
     return tasks

@@ -117,6 +117,7 @@ def settings(tmp_path, redis_backend, tenant) -> Settings:
         tenant=tenant,
         reload_interval_s=0.0,
         admin_key=TEST_ADMIN_KEY,
+        rate_limits="off",  # tests of other behaviour send as fast as they can; tests of the limits turn them on
         # the live generators move features on the upkeep thread's clock, between a test's events and its
         # decision or not; tests of them turn them on and run the upkeep step themselves
         live_signals_items=0,

@@ -21,6 +21,13 @@ def test_empty_environment_equals_defaults():
         ("WAYFINDER_CONFIG_DIR", "config_dir", "/etc/wf", Path("/etc/wf")),
         ("WAYFINDER_TENANT", "tenant", "acme", "acme"),
         ("WAYFINDER_RELOAD_INTERVAL_S", "reload_interval_s", "0.5", 0.5),
+        ("WAYFINDER_RATE_LIMITS", "rate_limits", "off", "off"),
+        ("WAYFINDER_RATE_LIMIT_PUBLIC", "rate_limit_public", "50/100", "50/100"),
+        ("WAYFINDER_RATE_LIMIT_SERVER", "rate_limit_server", "500/1000", "500/1000"),
+        ("WAYFINDER_RATE_LIMIT_ADMIN", "rate_limit_admin", "1/5", "1/5"),
+        ("WAYFINDER_RATE_LIMIT_VISITOR", "rate_limit_visitor", "2.5/10", "2.5/10"),
+        ("WAYFINDER_RETENTION_DAYS", "retention_days", "90", 90.0),
+        ("WAYFINDER_RETENTION_ARCHIVE_DIR", "retention_archive_dir", "/srv/archive", "/srv/archive"),
     ],
 )
 def test_each_variable_lands_on_its_field(variable, field, raw, expected):

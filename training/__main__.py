@@ -139,6 +139,18 @@ def main(argv: list[str] | None = None) -> int:
         "rebuild", help="rebuild Redis (contexts, profiles, dedup, caps, popularity) from the journal after data loss"
     )
     rebuild.add_argument("--json", action="store_true", help="print the rebuild report as one JSON object")
+    retention = commands.add_parser(
+        "retention", help="delete (or archive) the journal's day files older than --days now (docs/journal.md)"
+    )
+    retention.add_argument("--data-dir", default=str(settings.data_dir), help="the service's data dir")
+    retention.add_argument(
+        "--days", type=float, default=settings.retention_days, help="keep this many days (default: retention_days)"
+    )
+    retention.add_argument(
+        "--archive",
+        default=settings.retention_archive_dir,
+        help="move old day files here instead of deleting them (default: retention_archive_dir)",
+    )
 
     args = parser.parse_args(argv)
     try:
@@ -503,6 +515,13 @@ def _rebuild(args, settings: Settings) -> int:
     return 0
 
 
+def _retention(args, settings: Settings) -> int:
+    from journal.retention import apply_retention
+
+    print(apply_retention(args.data_dir, args.days, args.archive).format())
+    return 0
+
+
 COMMANDS = {
     "train": _train,
     "simulate": _simulate,
@@ -518,6 +537,7 @@ COMMANDS = {
     "shadow": _shadow,
     "rebuild": _rebuild,
     "keys": keys_cli.run,
+    "retention": _retention,
 }
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ million events): an analytics call, not one for a page's hot path.
 from marshmallow import RAISE
 
 from reports.analytics import analyze_log
-from service.access import EXPENSIVE_COST
+from service.rate_limits import EXPENSIVE_COST
 from service.schemas import JourneyAnalyticsQuerySchema, JourneyAnalyticsSchema
 from service.views import services
 from service.views.body import Blueprint

@@ -15,7 +15,7 @@ from models.events import TYPE_PATTERN
 from models.text import short_text
 from reports.lift import DEFAULT_CONVERSION_WINDOW_DAYS, DEFAULT_REPORT_DAYS, DEFAULT_WINDOW_HOURS, lift_from_log
 from reports.lift_html import render_lift_html
-from service.access import EXPENSIVE_COST
+from service.rate_limits import EXPENSIVE_COST
 from service.views import services
 from service.views.body import Blueprint
 

@@ -6,6 +6,7 @@ import http.client
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -57,3 +58,39 @@ def test_a_key_revoked_by_the_cli_is_refused_in_both_workers(tmp_path):
         assert [status(c, created["token"]) for c in workers.values()] == [401, 401]
     finally:
         server.stop()
+
+
+def test_the_rate_limit_is_shared_by_both_workers(tmp_path):
+    """5 tokens a second, a burst of 10, for one public key: 40 requests at once over two workers get at
+    most 10 + 5 per second elapsed answers, the rest 429 with a Retry-After."""
+    environment = {
+        "WAYFINDER_DATA_DIR": str(tmp_path / "var"),
+        "WAYFINDER_REGISTRY": str(tmp_path / "registry"),
+        "WAYFINDER_PUBLIC_KEY": "wf_public_rate-test",
+        "WAYFINDER_RATE_LIMITS": "on",
+        "WAYFINDER_RATE_LIMIT_PUBLIC": "5/10",
+        "WAYFINDER_RATE_LIMIT_VISITOR": "1000/1000",  # the key's bucket is the one under test
+        "GUNICORN_CMD_ARGS": "--keep-alive 120",
+    }
+    server = Gunicorn(environment).start()
+    try:
+        workers = list(connections_to_each_worker(server, 2).values())
+        started = time.monotonic()
+        answers = [_event(workers[n % 2], f"v{n}") for n in range(40)]
+        elapsed = time.monotonic() - started
+    finally:
+        server.stop()
+    served = [a for a in answers if a[0] == 200]
+    limited = [a for a in answers if a[0] == 429]
+    assert len(served) + len(limited) == 40
+    assert 10 <= len(served) <= 10 + 5 * elapsed + 1, (len(served), elapsed)
+    assert all(int(retry_after) >= 1 for _, retry_after in limited) and limited
+
+
+def _event(connection: http.client.HTTPConnection, visitor: str) -> tuple[int, str | None]:
+    body = json.dumps({"visitor_id": visitor, "type": "page_view"})
+    headers = {"Authorization": "Bearer wf_public_rate-test", "Content-Type": "application/json"}
+    connection.request("POST", "/v1/events", body=body, headers=headers)
+    answer = connection.getresponse()
+    answer.read()
+    return answer.status, answer.headers.get("Retry-After")

@@ -24,3 +24,11 @@ def test_popularity_key_is_per_tenant_and_epoch():
 def test_journal_keys_are_per_tenant():
     assert keys.journal_sentinel_key("acme") == "wf:acme:journal:sentinel"
     assert keys.rebuild_lock_key("acme") == "wf:acme:journal:rebuild-lock"
+
+
+def test_rate_limit_buckets_per_key_and_per_visitor():
+    assert keys.key_tag("key-1") == "e563766a35708218e67a"  # a digest, never the raw key id
+    assert keys.key_rate_key("acme", "key-1") == "wf:acme:rate:key:e563766a35708218e67a"
+    assert keys.visitor_rate_key("acme", "visitor-1") == "wf:acme:{87b563e5c04d272f413e}:rate"
+    hostile = keys.key_rate_key("t", "*}{evil:*")
+    assert "*" not in hostile and "evil" not in hostile and "{" not in hostile

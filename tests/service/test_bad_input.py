@@ -53,6 +53,10 @@ BAD_INPUTS = [
     ("control char interest", "PUT", "/v1/visitors/v-bad/profile", r'{"interests":["pe\u001bts"]}', 422, "interests.0", "control"),
     ("control char in a query", "GET", "/v1/analytics/journeys?channel=w%01b", "", 422, "channel", "control"),
     ("query parameter twice", "GET", "/v1/reports/lift?placement=a&placement=b", "", 422, "placement", "more than once"),
+    # expensive reads: bounded windows (one day file per day read)
+    ("analytics window over a year", "GET", "/v1/analytics/journeys?since=2024-01-01T00:00:00Z&until=2025-01-02T00:00:01Z", "", 422, "since", "at most 366 days"),
+    ("analytics since long ago", "GET", "/v1/analytics/journeys?since=2001-01-01T00:00:00Z", "", 422, "since", "at most 366 days"),
+    ("lift window over a year", "GET", "/v1/reports/lift?since=2024-01-01T00:00:00Z&until=2025-01-02T00:00:01Z", "", 422, "since", "at most 366 days"),
     # 3. deep nesting: refused before parsing, without recursion
     ("deep event", "POST", "/v1/events", "{" + EVENT + ',"properties":{"a":' + DEEP + "}}", 400, "json", "deeper than 32"),
     ("deep batch", "POST", "/v1/events", DEEP, 400, "json", "deeper than 32"),

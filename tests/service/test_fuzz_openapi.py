@@ -64,6 +64,7 @@ def live_url(tmp_path, trained_registry):
         "WAYFINDER_TENANT": "fuzz",
         "WAYFINDER_LOG_LEVEL": "WARNING",
         "WAYFINDER_ADMIN_KEY": TEST_ADMIN_KEY,
+        "WAYFINDER_RATE_LIMIT_ADMIN": "100000/100000",  # limits on (their code runs), high enough for a fuzzer
     }
     # --limit-request-line 0: gunicorn's own 414 (HTML, before the app) is the server's limit, not the API's
     command = [str(BIN / "gunicorn"), "--workers", "1", "--threads", "4", "--limit-request-line", "0"]
