@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import statistics
 import threading
@@ -21,6 +22,10 @@ import urllib.parse
 EVENT_TYPES = ["page_view", "product_view", "configure_product", "book_test_drive", "click"]
 ITEMS = ["hero_x3_family_suv", "hero_x5_m_sport", "hero_e2_electric", "action_book_test_drive", "accessory_pet_pack"]
 PLACEMENTS = ["app_offers", "home_hero", "next_step_panel", "email_block"]
+
+HEADERS = {"Content-Type": "application/json", "Authorization": "Bearer " + os.environ.get("WF_ADMIN_KEY", "")}
+"""The admin key: `source var/keys/demo-keys.env` (or export WF_ADMIN_KEY) before running; serve with
+WAYFINDER_RATE_LIMITS=off so the bench measures the service, not its limits."""
 
 
 def event_body(rng: random.Random, visitors: int) -> dict:
@@ -66,7 +71,7 @@ def create_candidates(url: str, count: int) -> str:
 
 
 def _put(conn, path: str, body: dict) -> None:
-    conn.request("PUT", path, json.dumps(body), {"Content-Type": "application/json"})
+    conn.request("PUT", path, json.dumps(body), HEADERS)
     response = conn.getresponse()
     payload = response.read()
     if response.status != 200:
@@ -91,7 +96,7 @@ def run_phase(url: str, path: str, make_body, requests: int, concurrency: int, m
                     break
             payload = json.dumps(make_body(rng))
             start = time.perf_counter()
-            conn.request("POST", path, payload, {"Content-Type": "application/json"})
+            conn.request("POST", path, payload, HEADERS)
             response = conn.getresponse()
             response.read()
             mine.append(time.perf_counter() - start)

@@ -59,8 +59,12 @@ def build_client(work: Path, visitors: int):
         registry=work / "registry",
         tenant="reach",
         reload_interval_s=0.0,
+        admin_key="wf_admin_bench-key",
+        rate_limits="off",
     )
-    return server, create_app(settings).test_client()
+    client = create_app(settings).test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {settings.admin_key}"
+    return server, client
 
 
 def run(client, visitors: int, decisions: int, bonus: float | None) -> dict:

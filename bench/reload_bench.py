@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import sys
 import threading
@@ -46,6 +47,10 @@ sys.path.insert(0, str(ROOT))
 from models.registry import Registry  # noqa: E402
 
 DEFAULT_RELOAD_INTERVAL_S = 2.0  # WAYFINDER_RELOAD_INTERVAL_S's default (config/settings.py)
+
+HEADERS = {"Content-Type": "application/json", "Authorization": "Bearer " + os.environ.get("WF_ADMIN_KEY", "")}
+"""The admin key: `source var/keys/demo-keys.env` (or export WF_ADMIN_KEY) before running; serve with
+WAYFINDER_RATE_LIMITS=off so the bench measures the service, not its limits."""
 
 
 class SetupError(Exception):
@@ -81,7 +86,7 @@ class Client(threading.Thread):
             payload = self.body()
             sent = time.monotonic()
             try:
-                conn.request("POST", "/v1/decisions", payload, {"Content-Type": "application/json"})
+                conn.request("POST", "/v1/decisions", payload, HEADERS)
                 response = conn.getresponse()
                 raw = response.read()
             except (OSError, http.client.HTTPException) as error:
@@ -107,7 +112,7 @@ def get_json(url: str, path: str) -> tuple[int, dict]:
     parsed = urllib.parse.urlparse(url)
     conn = http.client.HTTPConnection(parsed.hostname, parsed.port or 80, timeout=10)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=HEADERS)
         response = conn.getresponse()
         raw = response.read()
     finally:

@@ -42,6 +42,8 @@ from models.journey import JourneyMap  # noqa: E402
 BATCH = 1000
 NOW = time.time()
 
+BENCH_KEY = "wf_admin_bench-key"
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -58,7 +60,13 @@ def main() -> int:
             ("hostile", hostile(args.events)),
         ):
             settings = Settings.from_env(
-                environ={}, redis_url=url, data_dir=Path(scratch) / name, config_dir=config, tenant=f"bench{name}"
+                environ={},
+                redis_url=url,
+                data_dir=Path(scratch) / name,
+                config_dir=config,
+                tenant=f"bench{name}",
+                admin_key=BENCH_KEY,
+                rate_limits="off",
             )
             clients[name] = ingest(settings, events)
             report(name, redis.Redis.from_url(url), f"bench{name}", "bench-visitor", f"{len(events)} events")
@@ -72,6 +80,7 @@ def ingest(settings: Settings, events: list[dict]):
     from service import create_app
 
     client = create_app(settings).test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {BENCH_KEY}"
     for start in range(0, len(events), BATCH):
         answer = client.post("/v1/events", json={"events": events[start : start + BATCH]})
         assert answer.status_code == 200, answer.get_json()
