@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -137,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         "rebuild", help="rebuild Redis (contexts, profiles, dedup, caps, popularity) from the journal after data loss"
     )
     rebuild.add_argument("--json", action="store_true", help="print the rebuild report as one JSON object")
+    compact = commands.add_parser(
+        "compact", help="rewrite the logs (today's too) without the lines of erased ids, now, while the service runs"
+    )
+    compact.add_argument("--data-dir", default=str(settings.data_dir), help="the service's data dir")
+    compact.add_argument("--json", action="store_true", help="print the compaction report as one JSON object")
 
     args = parser.parse_args(argv)
     try:
@@ -501,6 +507,25 @@ def _rebuild(args, settings: Settings) -> int:
     return 0
 
 
+def _compact(args, settings: Settings) -> int:
+    """Reads WAYFINDER_ERASURE_SECRET (empty: the secret the service made in <data-dir>/erasures)."""
+    from journal.compact import compact
+    from journal.erasures import Erasures
+
+    data_dir = Path(args.data_dir)
+    report = compact(data_dir, Erasures(data_dir, settings.erasure_secret))
+    if args.json:
+        print(json.dumps({**dataclasses.asdict(report), "lines_dropped": report.lines_dropped}))
+        return 0
+    for path, lines in report.rewritten.items():
+        print(f"{path}: {lines:,} lines dropped")
+    print(
+        f"compacted {data_dir}: {report.lines_dropped:,} lines of erased ids dropped from {len(report.rewritten):,} "
+        f"of {report.files:,} files; {report.erasures:,} erasures compacted, in {report.seconds:.1f} s"
+    )
+    return 0
+
+
 COMMANDS = {
     "train": _train,
     "simulate": _simulate,
@@ -515,6 +540,7 @@ COMMANDS = {
     "retrain": _retrain,
     "shadow": _shadow,
     "rebuild": _rebuild,
+    "compact": _compact,
 }
 
 if __name__ == "__main__":
