@@ -46,8 +46,8 @@ class Erasures:
     def __init__(self, data_dir: Path | str, secret: str = ""):
         self.directory = Path(data_dir) / "erasures"
         self.path = self.directory / FILE
-        self._secret = (secret or _stored_secret(self.directory)).encode("utf-8")
-        self._check = self.key("")
+        self._configured_secret = secret
+        self._secret: bytes | None = None
         self._lock = threading.Lock()
         self._seen: tuple | None = None
         self._records: list[Erasure] = []
@@ -71,6 +71,8 @@ class Erasures:
         """The keyed hash of an id (HMAC-SHA256, hex): what the record holds in its place."""
         found = self._keys.get(some_id)
         if found is None:
+            if self._secret is None:  # made on first use: a service that never erases writes nothing
+                self._secret = (self._configured_secret or _stored_secret(self.directory)).encode("utf-8")
             found = hmac.new(self._secret, some_id.encode("utf-8"), hashlib.sha256).hexdigest()
             if len(self._keys) >= _CACHE_IDS:
                 self._keys.clear()
@@ -80,7 +82,7 @@ class Erasures:
     def record(self, ids: list[str], by: str, at: float) -> Erasure:
         """Append one erasure of `ids`, on disk (fsync) before it returns."""
         erasure = Erasure(at, by, tuple(sorted({self.key(i) for i in ids})))
-        line = {"at": at, "by": by, "ids": list(erasure.ids), "check": self._check}
+        line = {"at": at, "by": by, "ids": list(erasure.ids), "check": self.key("")}
         _append_line(self.path, line)
         return erasure
 
@@ -90,9 +92,10 @@ class Erasures:
 
     def erased_at(self, some_id: str | None) -> float | None:
         """When `some_id` was erased, or None when it was not (or is None)."""
-        if not some_id:
+        erased = self._current()
+        if not some_id or not erased:
             return None
-        return self._current().get(self.key(some_id))
+        return erased.get(self.key(some_id))
 
     def is_erased(self, some_id: str | None) -> bool:
         return self.erased_at(some_id) is not None
@@ -133,7 +136,7 @@ class Erasures:
                 if "compacted_at" in row:
                     compactions.append((float(row["compacted_at"]), int(row["erasures"])))
                 elif "ids" in row:
-                    if row.get("check") != self._check:
+                    if row.get("check") != self.key(""):
                         raise ConfigError(
                             f"{self.path} was written with another erasure secret: set WAYFINDER_ERASURE_SECRET "
                             f"(settings.erasure_secret) to the service's, or keep {self.directory / SECRET_FILE}"
@@ -179,7 +182,7 @@ def _stored_secret(directory: Path) -> str:
 
 def _append_line(path: Path, row: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         end = os.lseek(fd, 0, os.SEEK_END)
         torn = end and os.pread(fd, 1, end - 1) != b"\n"
@@ -210,3 +213,15 @@ def erased_among(erasures: Erasures | None, values) -> set[str]:
     if not keys:
         return set()
     return {v for v in set(values) if isinstance(v, str) and v and erasures.key(v) in keys}
+
+
+def erased_fields(erasures: Erasures | None, named: dict[str, str | None]) -> dict[str, list[str]]:
+    """{field: [why]} for each of `named`'s ids that was erased, the reason naming the fix; empty: none was."""
+    if erasures is None:
+        return {}
+    found = {}
+    for field, some_id in named.items():
+        at = erasures.erased_at(some_id)
+        if at is not None:
+            found[field] = [f"this id was erased on {day_of(at)}: send a new id"]
+    return found

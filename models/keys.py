@@ -24,6 +24,11 @@ def dedup_key(tenant: str, visitor_id: str) -> str:
     return f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:dedup"
 
 
+def visitor_keys(tenant: str, visitor_id: str) -> list[str]:
+    """Every key that holds one visitor's state: what an erasure deletes. A new per-visitor key joins here."""
+    return [context_key(tenant, visitor_id), dedup_key(tenant, visitor_id), caps_key(tenant, visitor_id)]
+
+
 def popularity_key(tenant: str, epoch: int) -> str:
     """Sorted set: catalog item id -> decayed touchpoint weight in one epoch (models.popularity)."""
     return f"wf:{tenant}:popularity:{int(epoch)}"

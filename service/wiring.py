@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 
 from config.settings import Settings
+from journal.erasures import Erasures
 from journal.profile_log import ProfileLog
 from journal.writer import DailyLog
 from models.catalog import Catalog
@@ -19,6 +20,7 @@ from service.background import Background
 from service.catalog_log import CatalogLog
 from service.catalog_store import CatalogStore
 from service.decide import DecisionEngine
+from service.erasure import CompactionSchedule, Eraser
 from service.ingest import Ingestor
 from service.live_signals import LiveSignals
 from service.model_holder import ModelHolder
@@ -43,6 +45,7 @@ class Services:
     embedded_redis: EmbeddedRedis | None = None
     recovery: Recovery | None = None
     live_signals: LiveSignals | None = None
+    eraser: Eraser | None = None
 
 
 def build_services(settings: Settings) -> Services:
@@ -67,6 +70,8 @@ def build_services(settings: Settings) -> Services:
         catalog_ids=lambda: catalogs.current().items,
         profile_log=ProfileLog(settings.data_dir / "profiles", host=settings.journal_host),
     )
+    erasures = Erasures(settings.data_dir, settings.erasure_secret)
+    store.erasures = erasures
     recovery = Recovery(client, settings, journey, catalog_ids=lambda: catalogs.current().items)
     store.on_state_lost = recovery.notice  # a read that finds the journal sentinel gone starts the rebuild
     recovery.start()
@@ -81,13 +86,27 @@ def build_services(settings: Settings) -> Services:
         settings.max_batch,
         earliest=dt.datetime.fromisoformat(settings.earliest_timestamp),
         future_margin_s=settings.future_margin_s,
+        erasures=erasures,
     )
     engine = DecisionEngine(store, catalogs, models, Rules.load(settings.config_dir / "rules.yaml"), decision_log)
     live = LiveSignals(models, settings.data_dir / "events", settings) if settings.live_signals_items > 0 else None
-    background = Background(settings.spool_drain_interval_s, upkeep(embedded_redis, spool, store, live))
+    eraser = Eraser(
+        store,
+        erasures,
+        settings.data_dir,
+        journey,
+        embedded_redis=embedded_redis is not None,
+        compaction_days=settings.erasure_compaction_days,
+        export_max_lines=settings.erasure_export_max_lines,
+    )
+    tasks = upkeep(embedded_redis, spool, store, live)
+    tasks.append(
+        ("erasure compaction", CompactionSchedule(settings.data_dir, erasures, settings.erasure_compaction_days))
+    )
+    background = Background(settings.spool_drain_interval_s, tasks)
     log.info("%s model=%s", settings.summary(), models.version)
     services = Services(
-        settings, journey, catalogs, store, models, ingestor, engine, background, embedded_redis, recovery, live
+        settings, journey, catalogs, store, models, ingestor, engine, background, embedded_redis, recovery, live, eraser
     )
     background.start()
     return services
