@@ -27,7 +27,8 @@ def event(n: int, visitor: str, user: str | None = None) -> dict:
 def decision(n: int, visitor: str, user: str | None = None) -> dict:
     context = {"visitor_id": user or visitor, "user_id": user, "stage": "awareness"}
     items = [{"item_id": "i1", "position": 0, "propensity": 0.5}]
-    return {"decision_id": f"d{n}", "visitor_id": visitor, "user_id": user, "ts": DAY0 + n, "items": items}
+    record = {"decision_id": f"d{n}", "visitor_id": visitor, "user_id": user, "ts": DAY0 + n, "items": items}
+    return {**record, "context": context}
 
 
 def write_logs(data_dir):
