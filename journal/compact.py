@@ -53,8 +53,12 @@ def ids_in_line(line: bytes) -> list[str]:
     """Every `visitor_id` and `user_id` string value in a JSON line, at any depth, parsed or torn."""
     found = []
     for match in _ID_VALUE.finditer(line):
+        raw = match.group(1)
+        if b"\\" not in raw:
+            found.append(raw.decode("utf-8", "replace"))  # no escape: the JSON string is its bytes
+            continue
         try:
-            found.append(json.loads(b'"' + match.group(1) + b'"'))
+            found.append(json.loads(b'"' + raw + b'"'))
         except ValueError:
             found.append(match.group(1).decode("utf-8", "replace"))  # torn inside an escape
     return found
@@ -76,8 +80,18 @@ def compact(data_dir: Path | str, erasures: Erasures, wait: bool = True) -> Comp
         report = CompactReport(erasures=len(records))
         if keys:
 
+            verdicts: dict[str, bool] = {}  # one keyed hash per distinct id (a visitor has many lines)
+
             def erased(line: bytes) -> bool:
-                return any(erasures.key(some_id) in keys for some_id in ids_in_line(line))
+                for some_id in ids_in_line(line):
+                    verdict = verdicts.get(some_id)
+                    if verdict is None:
+                        if len(verdicts) >= 1_000_000:
+                            verdicts.clear()
+                        verdict = verdicts[some_id] = erasures.key(some_id) in keys
+                    if verdict:
+                        return True
+                return False
 
             for path in journal_files(data_dir, erasures.directory):
                 report.files += 1
