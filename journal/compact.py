@@ -79,7 +79,6 @@ def compact(data_dir: Path | str, erasures: Erasures, wait: bool = True) -> Comp
         keys = frozenset(key for record in records for key in record.ids)
         report = CompactReport(erasures=len(records))
         if keys:
-
             verdicts: dict[str, bool] = {}  # one keyed hash per distinct id (a visitor has many lines)
 
             def erased(line: bytes) -> bool:
