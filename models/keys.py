@@ -26,7 +26,8 @@ def dedup_key(tenant: str, visitor_id: str) -> str:
 
 def visitor_keys(tenant: str, visitor_id: str) -> list[str]:
     """Every key that holds one visitor's state: what an erasure deletes. A new per-visitor key joins here."""
-    return [context_key(tenant, visitor_id), dedup_key(tenant, visitor_id), caps_key(tenant, visitor_id)]
+    legacy_seen = f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:seen"  # no longer written; may not have expired yet
+    return [context_key(tenant, visitor_id), dedup_key(tenant, visitor_id), caps_key(tenant, visitor_id), legacy_seen]
 
 
 def popularity_key(tenant: str, epoch: int) -> str:
