@@ -11,7 +11,6 @@ def test_every_visitor_key_shares_one_hash_tag():
     assert keys.caps_key("acme", "visitor-1") == "wf:acme:{87b563e5c04d272f413e}:caps"
 
 
-
 def test_an_erasure_deletes_every_key_of_the_visitor_tag():
     assert keys.visitor_keys("acme", "visitor-1") == [
         "wf:acme:{87b563e5c04d272f413e}:ctx",
