@@ -67,6 +67,13 @@ class Erasures:
                 found = _SHARED[data_dir] = cls(data_dir, Settings.from_env().erasure_secret)
             return found
 
+    def share(self) -> Erasures:
+        """Make this the record `of_log` answers for its data dir in this process (the service's, with the
+        secret of its settings, which need not come from the environment)."""
+        with _SHARED_LOCK:
+            _SHARED[self.directory.resolve().parent] = self
+        return self
+
     def key(self, some_id: str) -> str:
         """The keyed hash of an id (HMAC-SHA256, hex): what the record holds in its place."""
         found = self._keys.get(some_id)

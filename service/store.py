@@ -223,8 +223,10 @@ class ContextStore:
                 return
             except redis.ResponseError as exc:
                 if "in progress" not in str(exc):
-                    raise
+                    raise StoreUnavailable(f"the embedded Redis could not save: {exc}; retry the erasure") from exc
                 time.sleep(0.1)
+            except REDIS_DOWN as exc:
+                raise StoreUnavailable(f"context store unreachable: {exc}; the erasure is recorded, retry it") from exc
         raise StoreUnavailable("the embedded Redis stayed busy saving: retry the erasure")
 
     def _plan(self, pending: dict[str, list[dict]]) -> dict[str, tuple[str, dict, list[dict]]]:

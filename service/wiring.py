@@ -70,7 +70,7 @@ def build_services(settings: Settings) -> Services:
         catalog_ids=lambda: catalogs.current().items,
         profile_log=ProfileLog(settings.data_dir / "profiles", host=settings.journal_host),
     )
-    erasures = Erasures(settings.data_dir, settings.erasure_secret)
+    erasures = Erasures(settings.data_dir, settings.erasure_secret).share()  # the readers in this process use it
     store.erasures = erasures
     recovery = Recovery(client, settings, journey, catalog_ids=lambda: catalogs.current().items)
     store.on_state_lost = recovery.notice  # a read that finds the journal sentinel gone starts the rebuild

@@ -179,3 +179,14 @@ def test_the_upkeep_compacts_a_day_before_the_limit_and_looks_only_every_few_min
     now[0] += 300
     schedule()
     assert VISITOR.encode() not in events.read_bytes() and erasures.pending() == []
+
+
+def test_a_secret_given_in_settings_is_the_one_the_services_own_readers_use(settings):
+    app = create_app(dataclasses.replace(settings, erasure_secret="from-settings-not-env"))
+    client = app.test_client()
+    client.post("/v1/events", json={"events": [{"visitor_id": VISITOR, "type": "page_view"}]})
+    client.post("/v1/events", json={"events": [{"visitor_id": OTHER, "type": "page_view"}]})
+    assert client.delete(f"/v1/visitors/{VISITOR}").status_code == 200
+    assert not (settings.data_dir / "erasures" / "secret").exists()  # the configured secret, no other
+    assert set(read_daily_log(settings.data_dir / "events")["visitor_id"]) == {OTHER}
+    app.extensions["wayfinder"].background.stop()
