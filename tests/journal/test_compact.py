@@ -121,3 +121,27 @@ def test_the_command_compacts_now_and_says_what_it_dropped(tmp_path):
     assert "events/2026-01-01.jsonl: 1 lines dropped" in run.stdout
     assert "1 lines of erased ids dropped from 1 of 1 files; 1 erasures compacted" in run.stdout
     assert b"v-gone" not in (data_dir / "events" / "2026-01-01.jsonl").read_bytes()
+
+
+def test_a_spool_half_drained_resumes_at_its_offset_after_a_compaction(tmp_path):
+    from service.spool import Spool
+
+    spool = Spool(tmp_path / "spool")
+    spool.add([event(n, "v-gone" if n % 2 else "v-keep") for n in range(10)])
+    applied: list[str] = []
+
+    def apply_then_fail(events):
+        if applied:
+            raise ConnectionError("Redis went away again")
+        applied.extend(e["event_id"] for e in events)
+
+    try:
+        spool.drain(apply_then_fail, batch=4)
+    except ConnectionError:
+        pass
+    assert applied == ["e0", "e1", "e2", "e3"] and spool.draining_path.exists()
+    erasures = Erasures(tmp_path)
+    erasures.record(["v-gone"], by="admin", at=DAY0)
+    assert compact(tmp_path, erasures).rewritten == {"spool/draining.jsonl": 5}
+    spool.drain(lambda events: applied.extend(e["event_id"] for e in events), batch=4)
+    assert applied == ["e0", "e1", "e2", "e3", "e4", "e6", "e8"]  # the rest, once: the offset still fits
