@@ -25,7 +25,8 @@ def get_visitor(visitor_id: str):
 def erase_visitor(visitor_id: str):
     """Erase a person: a visitor or user id, with every id linked to it. Their Redis state goes at once; their
     log lines at compaction. Erasing again, or an unknown id, is fine."""
-    return services().eraser.erase(visitor_id, by=g.get("api_key_id", "unknown"))
+    key = g.get("api_key")  # the access check's key, where there is one
+    return services().eraser.erase(visitor_id, by=key.id if key is not None else g.get("api_key_id", "unknown"))
 
 
 @blp.route("/visitors/<visitor_id:visitor_id>/export", methods=["GET"])
