@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from journal.event_log import day_files, read_json_day, rows_of_lines
+from journal.compact import ids_in_line
+from journal.event_log import day_files, read_json_day
 
 LINKING_LOGS = ("events", "decisions")
 _SCHEMA = pa.schema([("visitor_id", pa.string()), ("user_id", pa.string())])
@@ -50,8 +51,12 @@ def _file_pairs(path: Path) -> set[tuple[str, str]]:
     if path.stat().st_size == 0:
         return set()
     table, _ = read_json_day(path, _PARSE)
-    if table is None:
-        rows, _ = rows_of_lines(path, lambda r: (r.get("visitor_id"), r.get("user_id")))
+    if table is None:  # a broken line before the last: every line's ids, parsed or not, as compaction sees them
+        rows = []
+        with open(path, "rb") as handle:
+            for line in handle:
+                ids = ids_in_line(line)
+                rows.extend((ids[0], other) for other in ids[1:])
     else:
         table = table.filter(pc.is_valid(table["user_id"])).group_by(["visitor_id", "user_id"]).aggregate([])
         rows = zip(table["visitor_id"].to_pylist(), table["user_id"].to_pylist())

@@ -100,6 +100,17 @@ def test_links_are_found_transitively_in_events_and_decisions(tmp_path):
     assert linked_ids(tmp_path, "nobody") == {"nobody"}
 
 
+def test_links_survive_a_broken_line_in_the_middle_of_a_day_file(tmp_path):
+    lines = [
+        json.dumps(event(1, "v1", "u1")),
+        '{"visitor_id": "v2", "user_id": "u1", "ty',
+        json.dumps(event(3, "v3", "u1")),
+    ]
+    (tmp_path / "events").mkdir()
+    (tmp_path / "events" / "2026-01-01.jsonl").write_text("\n".join(lines) + "\n")
+    assert linked_ids(tmp_path, "u1") == {"u1", "v1", "v2", "v3"}  # the torn line's ids too, as compaction reads it
+
+
 def test_every_reader_skips_erased_ids_and_counts_them(tmp_path):
     write_logs(tmp_path)
     Erasures(tmp_path).record(["u-gone", "v-gone"], by="admin", at=DAY0 + 9)
