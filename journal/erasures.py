@@ -28,8 +28,8 @@ from models.errors import ConfigError
 
 FILE = "erasures.jsonl"
 SECRET_FILE = "secret"
-_CACHE_IDS = 4096
-"""Keyed hashes of recently asked ids kept in memory: one HMAC (about 1 µs) saved per repeat."""
+_CACHE_IDS = 16_384
+"""Keyed hashes of recently asked ids kept in memory (about 3 MB): one HMAC (about 2 µs) saved per repeat."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,9 +226,12 @@ def erased_fields(erasures: Erasures | None, named: dict[str, str | None]) -> di
     """{field: [why]} for each of `named`'s ids that was erased, the reason naming the fix; empty: none was."""
     if erasures is None:
         return {}
+    erased = erasures._current()  # one stat for all the fields
+    if not erased:
+        return {}
     found = {}
     for field, some_id in named.items():
-        at = erasures.erased_at(some_id)
+        at = erased.get(erasures.key(some_id)) if some_id else None
         if at is not None:
             found[field] = [f"this id was erased on {day_of(at)}: send a new id"]
     return found
