@@ -21,6 +21,7 @@ from journal.erasures import Erasures
 from journal.export import lines_about
 from journal.links import linked_ids
 from models.journey import JourneyMap
+from service.erasure_sweep import sweep_erased
 from service.store import ContextStore
 from service.visitors import visitor_view
 
@@ -70,6 +71,13 @@ class Eraser:
             "logs_compacted_by": _iso(now + self.compaction_days * DAY_S),
         }
 
+    def sweep_redis(self) -> int:
+        """Delete any context of an erased id still in Redis (service.erasure_sweep); keys deleted."""
+        deleted = sweep_erased(self.store.client, self.store.tenant, self.erasures)
+        if deleted and self.embedded_redis:
+            self.store.save_to_disk()
+        return deleted
+
     def export(self, some_id: str) -> dict:
         """Everything stored about the person: each linked id's Redis state and their journal lines (bounded)."""
         ids = linked_ids(self.data_dir, some_id)
@@ -96,11 +104,20 @@ class CompactionSchedule:
     for it (docs/privacy.md has what it costs).
     """
 
-    def __init__(self, data_dir: Path, erasures: Erasures, days: float, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        data_dir: Path,
+        erasures: Erasures,
+        days: float,
+        clock: Callable[[], float] = time.time,
+        sweep: Callable[[], int] | None = None,
+    ):
         self.data_dir = Path(data_dir)
         self.erasures = erasures
         self.days = days
         self.clock = clock
+        self.sweep = sweep
+        """Run after each compaction: Eraser.sweep_redis, Redis's safety net."""
         self.next_check = 0.0
 
     def __call__(self) -> None:
@@ -112,6 +129,10 @@ class CompactionSchedule:
         if not pending or now - min(e.at for e in pending) < max(0.0, self.days - 1) * DAY_S:
             return
         report = compact(self.data_dir, self.erasures, wait=False)
+        if report is not None and self.sweep is not None:
+            swept = self.sweep()
+            if swept:
+                log.warning("deleted %d Redis keys of erased ids that an erasure had left behind", swept)
         if report is not None:
             log.info(
                 "compacted the logs: %d lines of erased ids blanked in %d files, %.1f s",

@@ -100,9 +100,10 @@ def build_services(settings: Settings) -> Services:
         export_max_lines=settings.erasure_export_max_lines,
     )
     tasks = upkeep(embedded_redis, spool, store, live)
-    tasks.append(
-        ("erasure compaction", CompactionSchedule(settings.data_dir, erasures, settings.erasure_compaction_days))
+    compaction = CompactionSchedule(
+        settings.data_dir, erasures, settings.erasure_compaction_days, sweep=eraser.sweep_redis
     )
+    tasks.append(("erasure compaction", compaction))
     background = Background(settings.spool_drain_interval_s, tasks)
     log.info("%s model=%s", settings.summary(), models.version)
     services = Services(

@@ -19,6 +19,10 @@ def test_an_erasure_deletes_every_key_of_the_visitor_tag():
         "wf:acme:{87b563e5c04d272f413e}:seen",
     ]
 
+    assert keys.tag_of("wf:acme:{87b563e5c04d272f413e}:ctx") == "87b563e5c04d272f413e"
+    assert keys.tag_keys("acme", "87b563e5c04d272f413e") == keys.visitor_keys("acme", "visitor-1")
+    assert keys.context_key_pattern("acme") == "wf:acme:{*}:ctx"
+
 
 def test_hostile_ids_cannot_shape_keys():
     key = keys.context_key("t", "*}{evil:*")

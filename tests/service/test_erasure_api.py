@@ -190,3 +190,24 @@ def test_a_secret_given_in_settings_is_the_one_the_services_own_readers_use(sett
     assert not (settings.data_dir / "erasures" / "secret").exists()  # the configured secret, no other
     assert set(read_daily_log(settings.data_dir / "events")["visitor_id"]) == {OTHER}
     app.extensions["wayfinder"].background.stop()
+
+
+def test_the_sweep_deletes_a_context_an_erasure_left_behind(app, settings):
+    """An erasure whose Redis step failed (or an event written just after it): the sweep that follows each
+    background compaction finds the context by the ids it holds and deletes its keys."""
+    client, services = app.test_client(), app.extensions["wayfinder"]
+    events = [{"visitor_id": VISITOR, "user_id": USER, "type": "page_view"}, {"visitor_id": OTHER, "type": "page_view"}]
+    assert client.post("/v1/events", json={"events": events}).get_json()["accepted"] == 2
+    services.eraser.erasures.record([VISITOR, USER], by="test", at=0.0)  # recorded, Redis not touched
+    redis_client = services.store.client
+    assert ids_in(b"".join(k + v for k, v in redis_bytes(redis_client, settings.tenant).items()))
+
+    schedule = CompactionSchedule(
+        settings.data_dir, services.eraser.erasures, days=30, sweep=services.eraser.sweep_redis
+    )
+    schedule()  # the erasure is from 1970: long past due
+
+    left = redis_bytes(redis_client, settings.tenant)
+    assert [key for key, value in left.items() if ids_in(key + value)] == []
+    assert any(OTHER.encode() in value for value in left.values())
+    assert services.eraser.sweep_redis() == 0
