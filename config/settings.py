@@ -101,6 +101,15 @@ class Settings:
     """Event, decision and profile day files older than this many days are deleted (or archived); 0 keeps all."""
     retention_archive_dir: str = ""
     """Where retention moves old day files (`<dir>/events/...`) instead of deleting them; empty deletes them."""
+    # --- erasure ---
+    erasure_secret: str = ""
+    """Key of the keyed hash (HMAC-SHA256) under which erased ids are recorded; empty: a random secret made
+    once in `<data_dir>/erasures/secret`. Every process reading the data dir (service, training) needs the same."""
+    erasure_compaction_days: float = 30.0
+    """An erased id is gone from every log file within this many days (the service's upkeep compacts the
+    logs when the oldest pending erasure nears it; `python -m training compact` does it at once)."""
+    erasure_export_max_lines: int = 10_000
+    """Journal lines GET /v1/visitors/<id>/export returns at most (it says when it stopped there)."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

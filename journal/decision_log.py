@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from journal.event_log import day_files, read_json_day, rows_of_lines
+from journal.erasures import Erasures, erased_among
+from journal.event_log import day_files, read_json_day, rows_of_lines, without_erased
 
 _ITEM = pa.struct([("item_id", pa.string()), ("position", pa.int64()), ("propensity", pa.float64())])
 _SCHEMA = pa.schema(
@@ -48,6 +49,8 @@ class DecisionLog:
     bad_lines: int = 0
     """Lines that were not decision records (a write cut short by a crash), skipped."""
     files: int = 0
+    erased_lines: int = 0
+    """Decisions of erased ids (journal.erasures), skipped."""
 
 
 def read_decision_log(directory: Path | str, since: float | None = None, until: float | None = None) -> DecisionLog:
@@ -66,7 +69,23 @@ def read_decision_log(directory: Path | str, since: float | None = None, until: 
     if until is not None:
         keep = pc.and_kleene(keep, pc.less(table["ts"], until))
     table = table.filter(pc.fill_null(keep, False))
-    return DecisionLog(_decisions(table), _impressions(table), _placement_rewards(table), bad_lines, len(paths))
+    table, erased_lines = _without_erased(table, Erasures.of_log(directory))
+    found = DecisionLog(_decisions(table), _impressions(table), _placement_rewards(table), bad_lines, len(paths))
+    found.erased_lines = erased_lines
+    return found
+
+
+def _without_erased(table: pa.Table, erasures: Erasures | None) -> tuple[pa.Table, int]:
+    """The decisions whose visitor_id and user_id were not erased (journal.erasures), and how many were not."""
+    if erasures is None or not table.num_rows:
+        return table, 0
+    ids = [*table["visitor_id"].to_pylist(), *table["user_id"].to_pylist()]
+    erased = erased_among(erasures, ids)
+    if not erased:
+        return table, 0
+    listed = pa.array(sorted(erased), pa.string())
+    gone = pc.or_kleene(pc.is_in(table["visitor_id"], listed), pc.fill_null(pc.is_in(table["user_id"], listed), False))
+    return table.filter(pc.invert(gone)), int(pc.sum(gone).as_py() or 0)
 
 
 def _placement_rewards(table: pa.Table) -> dict[str, tuple[str, ...]]:
@@ -156,7 +175,9 @@ def read_shown_items(files: list[Path]) -> pd.DataFrame:
     the candidates, the placement's reward types, the shadow model's choice and the profile logged.
 
     Propensity is NaN where the log has none (IPS then refuses those rows, with a reason). A line that
-    is not a decision record (a write cut short by a crash) is skipped and counted in `attrs["bad_lines"]`.
+    is not a decision record (a write cut short by a crash) is skipped and counted in `attrs["bad_lines"]`;
+    the items of erased ids' decisions (journal.erasures, of the data dir the first file's folder is in) are
+    skipped and counted in `attrs["erased_lines"]`.
     """
     rows, bad_lines = [], 0
     for file in files:
@@ -169,11 +190,14 @@ def read_shown_items(files: list[Path]) -> pd.DataFrame:
                 except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
                     bad_lines += 1
     frame = pd.DataFrame(rows, columns=SHOWN_COLUMNS)
+    erasures = Erasures.of_log(files[0].parent) if files else None
+    frame, erased_lines = without_erased(frame, erasures)
     frame["ts"] = frame["ts"].astype(float)
     frame["propensity"] = pd.to_numeric(frame["propensity"], errors="coerce").astype(float)
     frame["position"] = frame["position"].astype(int)
     frame = frame.sort_values(["ts", "decision_id", "position"], kind="stable").reset_index(drop=True)
     frame.attrs["bad_lines"] = bad_lines
+    frame.attrs["erased_lines"] = erased_lines
     return frame
 
 

@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
 
+from journal.erasures import Erasures, erased_among
+
 EVENT_COLUMNS = ["event_id", "visitor_id", "user_id", "type", "ts", "channel", "item_id", "value", "decision_id"]
 """The canonical columns, the same as training.readers.COLUMNS (which validates arbitrary files)."""
 
@@ -67,7 +69,8 @@ def read_daily_log(directory: Path | str, since: float | None = None, until: flo
     (Arrow's JSON reader, a few seconds per million lines) instead of re-checking each row.
     Every host's day files are read and merged in time order. A line that is not an event
     record (a write cut short by a crash, a record without visitor, type or time) is skipped
-    and counted in `attrs["bad_lines"]`, wherever it is.
+    and counted in `attrs["bad_lines"]`, wherever it is. Events of erased ids (journal.erasures)
+    are skipped and counted in `attrs["erased_lines"]`.
     """
     frames, bad_lines = [], 0
     for path in day_files(directory, since, until):
@@ -83,9 +86,20 @@ def read_daily_log(directory: Path | str, since: float | None = None, until: flo
     if until is not None:
         keep &= events["ts"] < until
     events = events.loc[keep].drop_duplicates("event_id", keep="first")
+    events, erased_lines = without_erased(events, Erasures.of_log(directory))
     events = events.sort_values(["ts", "visitor_id"], kind="stable").reset_index(drop=True)
     events.attrs["bad_lines"] = bad_lines
+    events.attrs["erased_lines"] = erased_lines
     return events
+
+
+def without_erased(frame: pd.DataFrame, erasures: Erasures | None) -> tuple[pd.DataFrame, int]:
+    """The rows whose visitor_id and user_id were not erased (journal.erasures), and how many were dropped."""
+    erased = erased_among(erasures, pd.concat([frame["visitor_id"], frame["user_id"]]).unique()) if len(frame) else ()
+    if not erased:
+        return frame, 0
+    gone = frame["visitor_id"].isin(erased) | frame["user_id"].isin(erased)
+    return frame.loc[~gone], int(gone.sum())
 
 
 def read_json_day(path: Path, parse_options: pa_json.ParseOptions) -> tuple[pa.Table | None, int]:

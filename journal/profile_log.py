@@ -10,6 +10,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from journal.erasures import Erasures
 from journal.event_log import day_files
 from journal.writer import DailyLog
 
@@ -56,11 +57,15 @@ class LatestProfiles:
 
     def __init__(self):
         self.bad_lines = 0
+        self.erased_lines = 0
+        """Records of erased ids (journal.erasures), skipped."""
         self._latest: dict[str, tuple[float, str, tuple[str, ...], dict[str, tuple[float, object]]]] = {}
 
     def read(self, directory: Path | str, since: float | None = None, until: float | None = None) -> LatestProfiles:
         """Add the records of the log at `directory` with since <= ts < until; a line cut short by a crash,
-        or of another record version, is skipped and counted in `bad_lines`."""
+        or of another record version, is skipped and counted in `bad_lines`; one of an erased id in
+        `erased_lines`."""
+        erasures = Erasures.of_log(directory)
         for path in day_files(directory, since, until):
             with open(path, encoding="utf-8") as handle:
                 for line in handle:
@@ -69,6 +74,8 @@ class LatestProfiles:
                     record = _record(line)
                     if record is None:
                         self.bad_lines += 1
+                    elif erasures is not None and erasures.is_erased(record.visitor_id):
+                        self.erased_lines += 1
                     elif (since is None or record.ts >= since) and (until is None or record.ts < until):
                         self.add(record)
         return self

@@ -2,7 +2,9 @@
 
 Each day file is read from the byte offset the previous read stopped at, up to its last complete line:
 a line still being written (or torn by a crash) waits, and once the writer starts its next record on a
-fresh line (journal.writer) the torn one is skipped and counted like the other readers do.
+fresh line (journal.writer) the torn one is skipped and counted like the other readers do. Records of
+erased ids (journal.erasures) are skipped. Compaction (journal.compact) blanks erased lines in place, so
+the offsets kept here stay valid across it: a blanked line reads as an empty one.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from journal.erasures import Erasures
 from journal.event_log import day_files, event_row
 
 
@@ -21,6 +24,7 @@ class EventTail:
         self.since = since
         self.offsets: dict[Path, int] = {}
         self.bad_lines = 0
+        self.erased_lines = 0
 
     def read(self, max_bytes: int) -> list[dict]:
         """The records appended since the last call, about `max_bytes` of them at most (the rest next time)."""
@@ -57,6 +61,7 @@ class EventTail:
 
     def _records(self, chunk: bytes) -> list[dict]:
         records = []
+        erasures = Erasures.of_log(self.directory)
         for line in chunk.splitlines():
             if not line.strip():
                 continue
@@ -67,6 +72,9 @@ class EventTail:
                 continue
             if row["visitor_id"] is None or row["type"] is None or row["ts"] is None:
                 self.bad_lines += 1
+                continue
+            if erasures is not None and (erasures.is_erased(row["visitor_id"]) or erasures.is_erased(row["user_id"])):
+                self.erased_lines += 1
                 continue
             records.append(row)
         return records

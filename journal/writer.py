@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import re
@@ -72,6 +73,8 @@ class DailyLog:
 def _append(path: Path, payload: bytes, fsync: bool, check_line_start: bool) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        # shared among writers; compaction (journal.compact) takes it exclusive to see no write in flight
+        fcntl.flock(fd, fcntl.LOCK_SH)
         if check_line_start and _ends_mid_line(path):
             payload = b"\n" + payload
         view = memoryview(payload)

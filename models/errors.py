@@ -61,6 +61,13 @@ class NotFound(WayfinderError):
     code = "not_found"
 
 
+class Erased(WayfinderError):
+    """The request names an id that was erased (DELETE /v1/visitors/<id>): it cannot be used again."""
+
+    status_code = 409
+    code = "erased"
+
+
 class ConfigError(WayfinderError):
     status_code = 500
     code = "config_error"

@@ -29,6 +29,30 @@ def dedup_key(tenant: str, visitor_id: str) -> str:
     return f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:dedup"
 
 
+VISITOR_KEY_KINDS = ("ctx", "dedup", "caps", "seen")
+"""The per-visitor keys' suffixes (`seen`: the legacy set, no longer written, maybe not yet expired)."""
+
+
+def visitor_keys(tenant: str, visitor_id: str) -> list[str]:
+    """Every key that holds one visitor's state: what an erasure deletes. A new per-visitor key joins here."""
+    return tag_keys(tenant, visitor_tag(visitor_id))
+
+
+def tag_keys(tenant: str, tag: str) -> list[str]:
+    """visitor_keys by the visitor's tag (what a scan of context keys finds)."""
+    return [f"wf:{tenant}:{{{tag}}}:{kind}" for kind in VISITOR_KEY_KINDS]
+
+
+def context_key_pattern(tenant: str) -> str:
+    """SCAN MATCH pattern of every context key of the tenant (`{` and `}` are literal in Redis patterns)."""
+    return f"wf:{tenant}:{{*}}:ctx"
+
+
+def tag_of(key: str) -> str:
+    """The visitor tag of a per-visitor key."""
+    return key[key.index("{") + 1 : key.index("}")]
+
+
 def popularity_key(tenant: str, epoch: int) -> str:
     """Sorted set: catalog item id -> decayed touchpoint weight in one epoch (models.popularity)."""
     return f"wf:{tenant}:popularity:{int(epoch)}"

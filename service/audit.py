@@ -1,7 +1,8 @@
 """Audit of the API: every admin change that was made is recorded (journal/audit_log.py).
 
 Who (the key's id and name), what (method, route, the path's ids, the answer's status) and when.
-A visitor id in a path is recorded as a hash, never as itself (it may be the subject of an erasure).
+A visitor id in a path is recorded as the erasure record's keyed hash, never as itself (it may be the
+subject of an erasure, and a plain hash of a guessable id such as an e-mail address can be reversed).
 """
 
 from __future__ import annotations

@@ -11,10 +11,11 @@ import uuid
 
 import numpy as np
 
+from journal.erasures import erased_fields
 from journal.writer import DailyLog
 from models.bundle import ModelBundle
 from models.catalog import Catalog, Placement
-from models.errors import NotFound, StoreUnavailable, ValidationFailed
+from models.errors import Erased, NotFound, StoreUnavailable, ValidationFailed
 from models.policy import holdout_bucket, select, with_uncertainty_bonus
 from models.pools import Pool
 from models.rules import Rules
@@ -88,6 +89,10 @@ class DecisionEngine:
             raise ValidationFailed(
                 "the journey map does not know this channel", {"context.channel": refused["channel"]}
             )
+        named = {"visitor_id": request["visitor_id"], "user_id": request.get("user_id")}
+        erased = erased_fields(self.store.erasures, named)
+        if erased:
+            raise Erased("the request names an erased id: send a new id", erased)
         now = time.time()
         catalog = self.catalogs.current()
         if request["placement"] not in catalog.placements:

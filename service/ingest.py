@@ -8,6 +8,7 @@ import logging
 
 from marshmallow import ValidationError
 
+from journal.erasures import Erasures, erased_fields
 from journal.writer import DailyLog
 from models.errors import StoreUnavailable, ValidationFailed
 from models.events import EARLIEST, FUTURE_MARGIN_S, parse_event
@@ -27,12 +28,15 @@ class Ingestor:
         *,
         earliest=EARLIEST,
         future_margin_s: float = FUTURE_MARGIN_S,
+        erasures: Erasures | None = None,
     ):
         self.store = store
         self.bounds = {"journey": store.journey, "earliest": earliest, "future_margin_s": future_margin_s}
         self.event_log = event_log
         self.spool = spool
         self.max_batch = max_batch
+        self.erasures = erasures
+        """Erased ids (journal.erasures): an event naming one is rejected, the reason on its field."""
 
     def ingest(self, body: object) -> tuple[dict, int]:
         """One event or {"events": [...]}: returns the per-event answer and its HTTP status."""
@@ -40,9 +44,15 @@ class Ingestor:
         accepted, rejected = [], []
         for index, raw in enumerate(raw_events):
             try:
-                accepted.append(parse_event(raw, **self.bounds))
+                event = parse_event(raw, **self.bounds)
             except ValidationError as error:
                 rejected.append({"index": index, "errors": error.messages})
+                continue
+            erased = erased_fields(self.erasures, {"visitor_id": event["visitor_id"], "user_id": event.get("user_id")})
+            if erased:
+                rejected.append({"index": index, "errors": erased})
+            else:
+                accepted.append(event)
         answer = {"accepted": 0, "duplicates": 0, "spooled": 0, "rejected": rejected}
         if accepted:
             new, spooled = self._record(accepted)

@@ -260,3 +260,28 @@ def document_journey(spec, journey: JourneyMap) -> None:
     schemas["Item"]["properties"]["channels"]["items"]["enum"] = channels
     schemas["Item"]["properties"]["event"]["enum"] = [*types, None]
     schemas["Placement"]["properties"]["reward"]["items"]["enum"] = types
+
+
+class ErasureSchema(Schema):
+    """What DELETE /v1/visitors/<id> did (docs/privacy.md)."""
+
+    erased_ids = fields.Integer(metadata={"description": "the id and every id linked to it, all erased"})
+    redis_keys_deleted = fields.Integer(metadata={"description": "Redis keys of those ids that existed"})
+    erased_at = fields.String(metadata={"description": "when, ISO-8601 UTC"})
+    logs_compacted_by = fields.String(
+        metadata={"description": "the logs hold no line of these ids after this (settings.erasure_compaction_days)"}
+    )
+
+
+class ExportSchema(Schema):
+    """Everything stored about a person (GET /v1/visitors/<id>/export, docs/privacy.md)."""
+
+    visitor_id = fields.String(metadata={"description": "the id asked about"})
+    linked_ids = fields.List(fields.String(), metadata={"description": "it and every id seen with it, transitively"})
+    erased_at = fields.String(allow_none=True, metadata={"description": "when it was erased; null: it was not"})
+    visitors = fields.List(fields.Nested(VisitorSchema), metadata={"description": "each linked id's Redis state"})
+    events = fields.List(fields.Dict(), metadata={"description": "event log records naming a linked id"})
+    decisions = fields.List(fields.Dict(), metadata={"description": "decision log records naming a linked id"})
+    profiles = fields.List(fields.Dict(), metadata={"description": "profile log records of a linked id"})
+    max_lines = fields.Integer(metadata={"description": "records returned at most (settings.erasure_export_max_lines)"})
+    truncated = fields.Boolean(metadata={"description": "true when max_lines stopped the export: there are more"})

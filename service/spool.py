@@ -52,6 +52,7 @@ class Spool:
                     )
                 fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
                 try:
+                    fcntl.flock(fd, fcntl.LOCK_SH)  # journal.compact's protocol: no write in flight under its lock
                     _write_all(fd, _after_torn_line(fd) + payload)
                     os.fsync(fd)
                     self.refusing = False

@@ -10,10 +10,11 @@ from collections.abc import Callable, Collection, Iterable
 
 import redis
 
+from journal.erasures import Erasures, erased_fields
 from journal.profile_log import ProfileLog, encode
 from models import dedup, keys, popularity
 from models.context import apply_event, from_json, profile_key, to_json
-from models.errors import StoreUnavailable
+from models.errors import Erased, StoreUnavailable
 from models.journey import JourneyMap
 
 # Write a reduced context only if nobody wrote it since we read it; remember the new events' id digests
@@ -80,6 +81,8 @@ class ContextStore:
         self.clock = clock
         self.profile_log = profile_log
         """Where put_profile logs each profile before Redis changes (the journal's profile log)."""
+        self.erasures: Erasures | None = None
+        """Erased ids (journal.erasures): their events are not folded, their profiles refused (service.wiring)."""
         self.on_state_lost: Callable[[], None] | None = None
         """Called when a read finds the journal sentinel gone (Redis lost data): service.recovery sets it."""
         self._cas = client.register_script(COMPARE_AND_SET)
@@ -155,6 +158,9 @@ class ContextStore:
     def put_profile(self, visitor_id: str, profile: dict) -> None:
         """Store the visitor's profile, logged durably first: if the log refuses it (DiskUnavailable), Redis
         is left as it was; if Redis then fails (StoreUnavailable), the rebuild restores it from the log."""
+        erased = erased_fields(self.erasures, {"visitor_id": visitor_id})
+        if erased:
+            raise Erased("this visitor id was erased: its profile cannot be stored again", erased)
         if self.profile_log is not None:
             self.profile_log.append(visitor_id, profile, self.clock())
         key = keys.context_key(self.tenant, visitor_id)
@@ -173,7 +179,7 @@ class ContextStore:
         receives the new events before any context changes (the durable log is written there).
         Concurrent writers to one visitor are resolved by compare-and-set and a re-read.
         """
-        pending = _group_by_visitor(events)
+        pending = _group_by_visitor([e for e in events if not self._erased(e)])
         accepted: list[dict] = []
         logged: set[str] = set()
         try:
@@ -193,6 +199,35 @@ class ContextStore:
                 f"context store unreachable: {exc}", errors={"accepted_before_failure": len(accepted)}
             ) from exc
         raise StoreUnavailable(f"could not write {len(pending)} visitors' contexts after {MAX_ATTEMPTS} attempts")
+
+    def _erased(self, event: dict) -> bool:
+        """Whether the event names an erased id: refused at the door (service.ingest); this catches the spool's
+        events and a request that was checked just before the erasure."""
+        return bool(erased_fields(self.erasures, {"visitor_id": event["visitor_id"], "user_id": event.get("user_id")}))
+
+    def forget(self, visitor_ids: Iterable[str]) -> int:
+        """Delete every key of these visitors (models.keys.visitor_keys), in one round-trip; how many existed."""
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for visitor_id in visitor_ids:
+                pipe.delete(*keys.visitor_keys(self.tenant, visitor_id))
+            return sum(pipe.execute())
+        except REDIS_DOWN as exc:
+            raise StoreUnavailable(f"context store unreachable: {exc}; the erasure is recorded, retry it") from exc
+
+    def save_to_disk(self, attempts: int = 50) -> None:
+        """SAVE: the server's file on disk no longer holds what was deleted (waits out a background save)."""
+        for _ in range(attempts):
+            try:
+                self.client.save()
+                return
+            except redis.ResponseError as exc:
+                if "in progress" not in str(exc):
+                    raise StoreUnavailable(f"the embedded Redis could not save: {exc}; retry the erasure") from exc
+                time.sleep(0.1)
+            except REDIS_DOWN as exc:
+                raise StoreUnavailable(f"context store unreachable: {exc}; the erasure is recorded, retry it") from exc
+        raise StoreUnavailable("the embedded Redis stayed busy saving: retry the erasure")
 
     def _plan(self, pending: dict[str, list[dict]]) -> dict[str, tuple[str, dict, list[dict]]]:
         pipe = self.client.pipeline(transaction=False)

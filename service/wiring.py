@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from config.settings import Settings
 from journal.audit_log import AuditLog
+from journal.erasures import Erasures
 from journal.profile_log import ProfileLog
 from journal.retention import RetentionTask
 from journal.writer import DailyLog
@@ -24,6 +25,7 @@ from service.background import Background
 from service.catalog_log import CatalogLog
 from service.catalog_store import CatalogStore
 from service.decide import DecisionEngine
+from service.erasure import CompactionSchedule, Eraser
 from service.ingest import Ingestor
 from service.key_bootstrap import bootstrap_keys
 from service.live_signals import LiveSignals
@@ -53,6 +55,7 @@ class Services:
     embedded_redis: EmbeddedRedis | None = None
     recovery: Recovery | None = None
     live_signals: LiveSignals | None = None
+    eraser: Eraser | None = None
 
 
 def build_services(settings: Settings) -> Services:
@@ -79,6 +82,8 @@ def build_services(settings: Settings) -> Services:
         catalog_ids=lambda: catalogs.current().items,
         profile_log=ProfileLog(settings.data_dir / "profiles", host=settings.journal_host),
     )
+    erasures = Erasures(settings.data_dir, settings.erasure_secret).share()  # the readers in this process use it
+    store.erasures = erasures
     recovery = Recovery(client, settings, journey, catalog_ids=lambda: catalogs.current().items)
     store.on_state_lost = recovery.notice  # a read that finds the journal sentinel gone starts the rebuild
     recovery.start()
@@ -93,17 +98,29 @@ def build_services(settings: Settings) -> Services:
         settings.max_batch,
         earliest=dt.datetime.fromisoformat(settings.earliest_timestamp),
         future_margin_s=settings.future_margin_s,
+        erasures=erasures,
     )
     engine = DecisionEngine(store, catalogs, models, Rules.load(settings.config_dir / "rules.yaml"), decision_log)
     live = LiveSignals(models, settings.data_dir / "events", settings) if settings.live_signals_items > 0 else None
-    retention = RetentionTask(settings.data_dir, settings.retention_days, settings.retention_archive_dir)
-    background = Background(
-        settings.spool_drain_interval_s,
-        upkeep(embedded_redis, spool, store, live, retention if settings.retention_days > 0 else None),
+    eraser = Eraser(
+        store,
+        erasures,
+        settings.data_dir,
+        journey,
+        embedded_redis=embedded_redis is not None,
+        compaction_days=settings.erasure_compaction_days,
+        export_max_lines=settings.erasure_export_max_lines,
     )
+    retention = RetentionTask(settings.data_dir, settings.retention_days, settings.retention_archive_dir)
+    tasks = upkeep(embedded_redis, spool, store, live, retention if settings.retention_days > 0 else None)
+    compaction = CompactionSchedule(
+        settings.data_dir, erasures, settings.erasure_compaction_days, sweep=eraser.sweep_redis
+    )
+    tasks.append(("erasure compaction", compaction))
+    background = Background(settings.spool_drain_interval_s, tasks)
     log.info("%s model=%s", settings.summary(), models.version)
     access = Access(keys, settings, RateLimiter.from_settings(client, settings))
-    audit = ApiAudit(AuditLog(settings.data_dir, settings.journal_host))
+    audit = ApiAudit(AuditLog(settings.data_dir, settings.journal_host), hide_id=lambda v: "hmac:" + erasures.key(v))
     services = Services(
         settings,
         journey,
@@ -119,6 +136,7 @@ def build_services(settings: Settings) -> Services:
         embedded_redis,
         recovery,
         live,
+        eraser,
     )
     background.start()
     return services

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -151,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         default=settings.retention_archive_dir,
         help="move old day files here instead of deleting them (default: retention_archive_dir)",
     )
+    compact = commands.add_parser(
+        "compact", help="rewrite the logs (today's too) without the lines of erased ids, now, while the service runs"
+    )
+    compact.add_argument("--data-dir", default=str(settings.data_dir), help="the service's data dir")
+    compact.add_argument("--json", action="store_true", help="print the compaction report as one JSON object")
 
     args = parser.parse_args(argv)
     try:
@@ -519,6 +525,24 @@ def _retention(args, settings: Settings) -> int:
     from journal.retention import apply_retention
 
     print(apply_retention(args.data_dir, args.days, args.archive).format())
+
+
+def _compact(args, settings: Settings) -> int:
+    """Reads WAYFINDER_ERASURE_SECRET (empty: the secret the service made in <data-dir>/erasures)."""
+    from journal.compact import compact
+    from journal.erasures import Erasures
+
+    data_dir = Path(args.data_dir)
+    report = compact(data_dir, Erasures(data_dir, settings.erasure_secret))
+    if args.json:
+        print(json.dumps({**dataclasses.asdict(report), "lines_dropped": report.lines_dropped}))
+        return 0
+    for path, lines in report.rewritten.items():
+        print(f"{path}: {lines:,} lines dropped")
+    print(
+        f"compacted {data_dir}: {report.lines_dropped:,} lines of erased ids dropped from {len(report.rewritten):,} "
+        f"of {report.files:,} files; {report.erasures:,} erasures compacted, in {report.seconds:.1f} s"
+    )
     return 0
 
 
@@ -538,6 +562,7 @@ COMMANDS = {
     "rebuild": _rebuild,
     "keys": keys_cli.run,
     "retention": _retention,
+    "compact": _compact,
 }
 
 if __name__ == "__main__":

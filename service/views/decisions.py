@@ -13,7 +13,7 @@ blp = Blueprint("decisions", __name__, url_prefix="/v1", description="Personaliz
 @blp.arguments(DecisionRequestSchema)
 @blp.response(200, DecisionSchema)
 @blp.alt_response(404, response="NOT_FOUND", description="Unknown placement")
-@blp.refuses(400, 413, 422, 503)
+@blp.refuses(400, 409, 413, 422, 503)
 def post_decision(decision_request: dict):
     check_decision(decision_request)
     return services().engine.decide(decision_request)

@@ -1,8 +1,11 @@
-"""GET /v1/visitors/<id> and PUT /v1/visitors/<id>/profile."""
+"""GET /v1/visitors/<id>, PUT /v1/visitors/<id>/profile, DELETE /v1/visitors/<id> and GET .../export."""
 
 import time
 
-from service.schemas import ProfileSchema, StoredProfileSchema, VisitorSchema
+from flask import g
+
+from service.rate_limits import EXPENSIVE_COST
+from service.schemas import ErasureSchema, ExportSchema, ProfileSchema, StoredProfileSchema, VisitorSchema
 from service.views import services
 from service.views.body import Blueprint
 from service.visitors import replace_profile, visitor_view
@@ -18,10 +21,28 @@ def get_visitor(visitor_id: str):
     return visitor_view(state.store.read(visitor_id), state.journey, time.time())
 
 
+@blp.route("/visitors/<visitor_id:visitor_id>", methods=["DELETE"])
+@blp.scope("admin")
+@blp.refuses(503)
+@blp.response(200, ErasureSchema, description="the id and every id linked to it are erased (docs/privacy.md)")
+def erase_visitor(visitor_id: str):
+    """Erase a person: a visitor or user id, with every id linked to it. Their Redis state goes at once; their
+    log lines at compaction. Erasing again, or an unknown id, is fine."""
+    return services().eraser.erase(visitor_id, by=g.api_key.id)
+
+
+@blp.route("/visitors/<visitor_id:visitor_id>/export", methods=["GET"])
+@blp.scope("admin", cost=EXPENSIVE_COST)
+@blp.response(200, ExportSchema, description="everything stored about the person, bounded (docs/privacy.md)")
+def export_visitor(visitor_id: str):
+    """Everything stored about a person, for a subject-access request: Redis state and journal lines."""
+    return services().eraser.export(visitor_id)
+
+
 @blp.route("/visitors/<visitor_id:visitor_id>/profile", methods=["PUT"])
 @blp.scope("server")
 @blp.arguments(ProfileSchema)
-@blp.refuses(400, 413, 503)
+@blp.refuses(400, 409, 413, 503)
 @blp.response(200, StoredProfileSchema, description="the profile now stored")
 def put_profile(profile: dict, visitor_id: str):
     state = services()

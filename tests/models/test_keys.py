@@ -11,6 +11,19 @@ def test_every_visitor_key_shares_one_hash_tag():
     assert keys.caps_key("acme", "visitor-1") == "wf:acme:{87b563e5c04d272f413e}:caps"
 
 
+def test_an_erasure_deletes_every_key_of_the_visitor_tag():
+    assert keys.visitor_keys("acme", "visitor-1") == [
+        "wf:acme:{87b563e5c04d272f413e}:ctx",
+        "wf:acme:{87b563e5c04d272f413e}:dedup",
+        "wf:acme:{87b563e5c04d272f413e}:caps",
+        "wf:acme:{87b563e5c04d272f413e}:seen",
+    ]
+
+    assert keys.tag_of("wf:acme:{87b563e5c04d272f413e}:ctx") == "87b563e5c04d272f413e"
+    assert keys.tag_keys("acme", "87b563e5c04d272f413e") == keys.visitor_keys("acme", "visitor-1")
+    assert keys.context_key_pattern("acme") == "wf:acme:{*}:ctx"
+
+
 def test_hostile_ids_cannot_shape_keys():
     key = keys.context_key("t", "*}{evil:*")
     assert "*" not in key and "evil" not in key

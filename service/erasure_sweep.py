@@ -1,0 +1,43 @@
+"""The safety net of erasure in Redis: delete the context of any erased id still there, by a scan.
+
+DELETE /v1/visitors/<id> deletes the person's keys at once. Two cases can leave one behind: an event
+checked a moment before the erasure and written just after it, and an erasure whose Redis step failed
+(503) and was not retried. Each context holds its visitor and user ids (`data`), so a scan of the
+tenant's context keys finds them; the keys go by their tag (models.keys.tag_keys). It reads every
+context once (SCAN, pipelined HMGET per batch), so it runs with the compaction, not per request.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import redis
+
+from journal.erasures import Erasures
+from models import keys
+
+BATCH = 500
+
+
+def sweep_erased(client: redis.Redis, tenant: str, erasures: Erasures) -> int:
+    """Delete the keys of every context of an erased id; how many keys existed."""
+    if not erasures.erased_keys():
+        return 0
+    deleted = 0
+    found = (k.decode() for k in client.scan_iter(match=keys.context_key_pattern(tenant), count=1000))
+    while batch := list(itertools.islice(found, BATCH)):
+        pipe = client.pipeline(transaction=False)
+        for key in batch:
+            pipe.hget(key, "data")
+        gone = [key for key, data in zip(batch, pipe.execute()) if data and _erased(json.loads(data), erasures)]
+        if gone:
+            pipe = client.pipeline(transaction=False)
+            for key in gone:
+                pipe.delete(*keys.tag_keys(tenant, keys.tag_of(key)))
+            deleted += sum(pipe.execute())
+    return deleted
+
+
+def _erased(context: dict, erasures: Erasures) -> bool:
+    return any(erasures.is_erased(context.get(field)) for field in ("visitor_id", "user_id"))
