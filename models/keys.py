@@ -29,8 +29,9 @@ def dedup_key(tenant: str, visitor_id: str) -> str:
     return f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:dedup"
 
 
-VISITOR_KEY_KINDS = ("ctx", "dedup", "caps", "seen")
-"""The per-visitor keys' suffixes (`seen`: the legacy set, no longer written, maybe not yet expired)."""
+VISITOR_KEY_KINDS = ("ctx", "dedup", "caps", "seen", "rate")
+"""The per-visitor keys' suffixes (`seen`: the legacy set, no longer written, maybe not yet expired; `rate`: the
+visitor's token bucket, service/rate_limits.py)."""
 
 
 def visitor_keys(tenant: str, visitor_id: str) -> list[str]:

@@ -17,7 +17,9 @@ def test_an_erasure_deletes_every_key_of_the_visitor_tag():
         "wf:acme:{87b563e5c04d272f413e}:dedup",
         "wf:acme:{87b563e5c04d272f413e}:caps",
         "wf:acme:{87b563e5c04d272f413e}:seen",
+        "wf:acme:{87b563e5c04d272f413e}:rate",
     ]
+    assert keys.visitor_rate_key("acme", "visitor-1") in keys.visitor_keys("acme", "visitor-1")
 
     assert keys.tag_of("wf:acme:{87b563e5c04d272f413e}:ctx") == "87b563e5c04d272f413e"
     assert keys.tag_keys("acme", "87b563e5c04d272f413e") == keys.visitor_keys("acme", "visitor-1")

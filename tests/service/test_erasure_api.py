@@ -211,3 +211,21 @@ def test_the_sweep_deletes_a_context_an_erasure_left_behind(app, settings):
     assert [key for key, value in left.items() if ids_in(key + value)] == []
     assert any(OTHER.encode() in value for value in left.values())
     assert services.eraser.sweep_redis() == 0
+
+
+def test_the_visitors_rate_bucket_goes_with_the_erasure(settings, redis_backend):
+    from flask.testing import FlaskClient
+
+    from models.keys import visitor_rate_key
+
+    app = create_app(dataclasses.replace(settings, rate_limits="on", public_key="wf_public_erasure-test"))
+    browser = FlaskClient(app, app.response_class)
+    sent = browser.post(
+        "/v1/events",
+        json={"visitor_id": VISITOR, "type": "page_view"},
+        headers={"Authorization": "Bearer wf_public_erasure-test"},
+    )
+    bucket = visitor_rate_key(settings.tenant, VISITOR)
+    assert sent.status_code == 200 and redis_backend[2].exists(bucket)
+    assert app.test_client().delete(f"/v1/visitors/{VISITOR}").status_code == 200
+    assert not redis_backend[2].exists(bucket)
