@@ -525,6 +525,7 @@ def _retention(args, settings: Settings) -> int:
     from journal.retention import apply_retention
 
     print(apply_retention(args.data_dir, args.days, args.archive).format())
+    return 0
 
 
 def _compact(args, settings: Settings) -> int:

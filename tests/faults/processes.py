@@ -96,6 +96,7 @@ class Gunicorn:
             **os.environ,
             "WAYFINDER_LOG_LEVEL": "WARNING",
             "WAYFINDER_ADMIN_KEY": TEST_ADMIN_KEY,
+            "WAYFINDER_RATE_LIMITS": "off",  # the limits' own test turns them on
             **self.environment,
         }
         self.process = subprocess.Popen(self.command, cwd=ROOT, env=env)
