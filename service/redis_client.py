@@ -107,7 +107,9 @@ class EmbeddedRedis:
     """
 
     def __init__(self, rdb_file: Path):
-        self.directory = rdb_file.parent
+        # absolute: redis-server changes into --dir before it opens --logfile and --pidfile, so a relative
+        # data dir (the default, `var`) made it look for var/redis/var/redis/redis.log and exit at once
+        self.directory = rdb_file.parent.resolve()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.dbfilename = rdb_file.name
         self.socket = _socket_path(self.directory)

@@ -88,3 +88,26 @@ def test_without_preload_one_worker_supervises_and_another_takes_over_when_it_di
         server.stop()
         with contextlib.suppress(ValueError, OSError):
             os.kill(int(pidfile.read_text()), signal.SIGTERM)
+
+
+def test_the_embedded_redis_runs_with_a_relative_data_dir(tmp_path, monkeypatch):
+    """`make run`'s default, data_dir `var`: redis-server changes into its --dir before opening its log
+    file, so a relative path once made it exit at once and every request fell back."""
+    import dataclasses
+
+    from config.settings import Settings
+    from service import create_app
+
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env(
+        environ={}, data_dir=Path("var"), registry=Path("var/registry"), admin_key="wf_admin_rel"
+    )
+    app = create_app(dataclasses.replace(settings, spool_drain_interval_s=60))
+    services = app.extensions["wayfinder"]
+    try:
+        answer = app.test_client().post("/v1/events", json={"visitor_id": "v1", "type": "page_view"})
+        assert answer.status_code == 200 and answer.get_json()["spooled"] == 0, answer.get_json()
+        assert (tmp_path / "var" / "redis" / "redis.log").exists()
+    finally:
+        services.background.stop()
+        services.embedded_redis.stop()
