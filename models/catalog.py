@@ -38,6 +38,14 @@ class CapsSchema(_Strict):
     per_visitor_per_week = StrictInteger(validate=validate.Range(min=1, max=10_000))
 
 
+LINK_PATTERN = r"^((https?://|/)[^\s\x00-\x1f\x7f<>\"']{0,2040})?$"
+LINK_RULE = (
+    "empty, or an http(s) URL or a path starting with / (no spaces, quotes or angle brackets), 2,048 characters at most"
+)
+DISPLAY_FIELDS = ("title", "url", "image", "attributes")
+"""What a decision request may ask to receive with each item (`include`), to render it without a second call."""
+
+
 class ItemSchema(_Strict):
     id = fields.String(required=True, validate=_id)
     kind = fields.String(load_default="content", validate=validate.OneOf(ITEM_KINDS))
@@ -66,6 +74,16 @@ class ItemSchema(_Strict):
         metadata={"description": "the touchpoint type a visitor's response to this item is (e.g. book_test_drive)"},
     )
     attributes = fields.Dict(keys=fields.String(validate=_tag), load_default=dict)
+    url = fields.String(
+        load_default="",
+        validate=validate.Regexp(LINK_PATTERN, error=LINK_RULE),
+        metadata={"description": "where the item links to: " + LINK_RULE},
+    )
+    image = fields.String(
+        load_default="",
+        validate=validate.Regexp(LINK_PATTERN, error=LINK_RULE),
+        metadata={"description": "the item's image: " + LINK_RULE},
+    )
 
     @validates("start", "end")
     def _sane_date(self, value, **_):
@@ -224,6 +242,8 @@ class Item:
     caps: dict = dataclasses.field(default_factory=dict)
     event: str | None = None
     attributes: dict = dataclasses.field(default_factory=dict)
+    url: str = ""
+    image: str = ""
 
     def eligible_for(self, stage: str | None, channel: str | None) -> bool:
         """Stage and channel eligibility; an empty list means 'everywhere'."""

@@ -162,6 +162,7 @@ class DecisionEngine:
         if state is not None and shown:
             self._count_impressions(here, decision["items"])
         self._log(here, decision, eligible, shadow)
+        _with_display_fields(decision["items"], catalog, request.get("include"))  # for the answer, not the log
         if request.get("explain"):
             trace["caps"] = caps_state(catalog, placement, candidates, here.impressions, now)
             decision["explain"] = trace
@@ -443,3 +444,11 @@ def _snapshot(context: dict | None) -> dict | None:
     if context is None:
         return None
     return {**context, "recent": context["recent"][:5]}
+
+
+def _with_display_fields(items: list[dict], catalog: Catalog, include: list[str] | None) -> None:
+    """Add the asked display fields (models.catalog.DISPLAY_FIELDS) of each shown item, from the catalog."""
+    for entry in items if include else ():
+        item = catalog.items.get(entry["item_id"])
+        if item is not None:
+            entry.update({field: getattr(item, field) for field in include})

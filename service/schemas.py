@@ -6,6 +6,7 @@ import datetime as dt
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from models.catalog import DISPLAY_FIELDS
 from models.events import EventSchema
 from models.journey import JourneyMap
 from models.strict import StrictBoolean, StrictInteger
@@ -135,6 +136,11 @@ class DecisionRequestSchema(StrictSchema):
     )
     candidates = fields.List(fields.String(validate=_id), validate=validate.Length(max=200))
     limit = StrictInteger(validate=validate.Range(1, 50))
+    include = fields.List(
+        fields.String(validate=validate.OneOf(DISPLAY_FIELDS)),
+        validate=validate.Length(max=len(DISPLAY_FIELDS)),
+        metadata={"description": "display fields to return with each item, to render it without a second call"},
+    )
 
 
 class DecisionContextSchema(Schema):
@@ -151,6 +157,10 @@ class DecisionItemSchema(Schema):
     score = fields.Float(allow_none=True)
     propensity = fields.Float(metadata={"description": "probability this policy shows the item here"})
     reasons = fields.List(fields.String())
+    title = fields.String(metadata={"description": "with include: title"})
+    url = fields.String(metadata={"description": "with include: url"})
+    image = fields.String(metadata={"description": "with include: image"})
+    attributes = fields.Dict(metadata={"description": "with include: attributes"})
 
 
 class DecisionSchema(Schema):
