@@ -39,6 +39,8 @@ class Settings:
     horizon_days: float = 30.0
     """Next-stage label: the stage of the next touchpoint within this horizon, else 'exit'."""
     log_level: str = "INFO"
+    log_format: str = "json"
+    """`json`: one JSON object per log line, with the request id (service/request_log.py); `text`: plain lines."""
     journal_host: str = ""
     """This host's name in the journal's day files (`<day>.<host>.jsonl`); empty: the machine's hostname."""
     max_json_depth: int = 32

@@ -10,7 +10,9 @@ from werkzeug.exceptions import HTTPException
 
 from config.settings import Settings
 from models.errors import WayfinderError, flat_errors
+from service import request_log
 from service.cors import allow_origin, preflight
+from service.request_log import configure_logging
 from service.schemas import ErrorSchema, document_journey
 from service.security_headers import add_security_headers
 from service.views import analytics, catalog, decisions, events, health, journey, keys, reports, visitors
@@ -53,7 +55,7 @@ class WayfinderApi(Api):
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app: settings (environment by default), services, blueprints, error handling."""
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.after_request(allow_origin)
     app.after_request(add_security_headers)
     app.register_error_handler(WayfinderError, _render_domain_error)
+    request_log.install(app)  # last: its after_request runs first of all, its before_request first too
     return app
 
 
