@@ -15,18 +15,12 @@ from service.cors import allow_origin, preflight
 from service.request_log import configure_logging
 from service.schemas import ErrorSchema, document_journey
 from service.security_headers import add_security_headers
-from service.views import analytics, catalog, decisions, events, health, journey, keys, reports, visitors
+from service.views import analytics, catalog, decisions, docs_assets, events, health, journey, keys, reports, visitors
 from service.views.body import SECURITY_SCHEMES, read_body
 from service.views.paths import PATH_IDS, register_path_converters
 from service.wiring import build_services
 
 log = logging.getLogger(__name__)
-
-SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/"
-"""Where /docs loads Swagger UI from: a pinned release, so the page cannot change under us. An
-offline deployment can set OPENAPI_SWAGGER_UI_URL to a self-hosted copy of swagger-ui-dist
-(any URL ending in "/" that serves swagger-ui-bundle.js, swagger-ui-standalone-preset.js and
-swagger-ui.css)."""
 
 
 class WayfinderApi(Api):
@@ -65,7 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_URL,
+        OPENAPI_SWAGGER_UI_URL=docs_assets.URL,  # Swagger UI from the swagger-ui-bundle package: /docs works offline
     )
     state = app.extensions["wayfinder"] = build_services(settings)
     api = WayfinderApi(app)
@@ -74,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_path_converters(app, api)
     for module in (events, visitors, decisions, catalog, journey, analytics, reports, keys, health):
         api.register_blueprint(module.blp)
+    app.register_blueprint(docs_assets.blp)
     document_journey(api.spec, state.journey)
     app.before_request(lambda: preflight(state.keys))  # a CORS preflight carries no key
     app.before_request(state.access.check)  # 401, 403 before anything else is read

@@ -20,8 +20,8 @@ from service.rate_limits import RateLimiter
 
 SCOPE_ATTRIBUTE = "_wayfinder_scope"
 COST_ATTRIBUTE = "_wayfinder_cost"
-OPEN_BLUEPRINTS = frozenset({"api-docs"})
-"""flask-smorest's /openapi.json and /docs."""
+OPEN_BLUEPRINTS = frozenset({"api-docs", "docs-assets"})
+"""flask-smorest's /openapi.json and /docs, and the Swagger UI files /docs loads."""
 QUERY_KEY = "key"
 """A public key may come as ?key=…: navigator.sendBeacon cannot set headers."""
 

@@ -9,7 +9,9 @@ REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; fram
 
 
 def docs_csp(swagger_ui_url: str) -> str:
-    """/docs: Swagger UI's page (an inline start-up script) loading its bundle from the pinned release."""
+    """/docs: Swagger UI's page (an inline start-up script) loading its files from this service (or from
+    OPENAPI_SWAGGER_UI_URL where a deployment points it elsewhere)."""
+    swagger_ui_url = "'self'" if swagger_ui_url.startswith("/") else swagger_ui_url
     return (
         f"default-src 'none'; script-src 'unsafe-inline' {swagger_ui_url}; style-src 'unsafe-inline' "
         f"{swagger_ui_url}; img-src data: {swagger_ui_url}; connect-src 'self'; frame-ancestors 'none'; "
