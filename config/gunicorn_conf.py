@@ -3,17 +3,32 @@
 `gunicorn -c config/gunicorn_conf.py 'service:create_app()'` (what `make run` and the Docker image do):
 binds WAYFINDER_HOST:WAYFINDER_PORT, and WAYFINDER_ADMIN_PORT beside it when set; 2 workers (WEB_CONCURRENCY)
 of 4 threads; the app is loaded once in the master (`preload_app`), so the embedded Redis and the first-start
-demo keys are made once.
+demo keys are made once. The metrics folder (PROMETHEUS_MULTIPROC_DIR, `<data_dir>/metrics`) is emptied
+here, before any worker writes to it (service/metrics.py).
 """
 
 import os
+from pathlib import Path
 
 from config.settings import Settings
 
 _settings = Settings.from_env()
+# before the app (and prometheus_client) is loaded; an earlier run's worker files would add to this run's
+_metrics = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or (_settings.data_dir / "metrics").resolve())
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics)
+_metrics.mkdir(parents=True, exist_ok=True)
+for _stale in _metrics.glob("*.db"):
+    _stale.unlink(missing_ok=True)
 bind = [f"{_settings.host}:{_settings.port}"] + (
     [f"{_settings.host}:{_settings.admin_port}"] * bool(_settings.admin_port)
 )
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = 4
 preload_app = True
+
+
+def child_exit(server, worker):
+    """A dead worker's gauges stop counting in /metrics (prometheus-client's multiprocess mode)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

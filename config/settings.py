@@ -86,6 +86,8 @@ class Settings:
     """When set, admin endpoints answer only on this port (bound beside `port` by config/gunicorn_conf.py),
     and only admin endpoints do."""
     max_api_keys: int = 1000
+    metrics_scope: str = "open"
+    """Who may read GET /metrics: `open` (no key, for a scraper inside the network), or public, server, admin."""
     """Live (unrevoked) keys at most; creating one more is refused (409)."""
     # --- rate limits and retention ---
     rate_limits: str = "on"

@@ -10,12 +10,24 @@ from werkzeug.exceptions import HTTPException
 
 from config.settings import Settings
 from models.errors import WayfinderError, flat_errors
-from service import request_log
+from service import metrics, request_log
 from service.cors import allow_origin, preflight
 from service.request_log import configure_logging
 from service.schemas import ErrorSchema, document_journey
 from service.security_headers import add_security_headers
-from service.views import analytics, catalog, decisions, docs_assets, events, health, journey, keys, reports, visitors
+from service.views import (
+    analytics,
+    catalog,
+    decisions,
+    docs_assets,
+    events,
+    health,
+    journey,
+    keys,
+    metrics_page,
+    reports,
+    visitors,
+)
 from service.views.body import SECURITY_SCHEMES, read_body
 from service.views.paths import PATH_IDS, register_path_converters
 from service.wiring import build_services
@@ -49,6 +61,9 @@ class WayfinderApi(Api):
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app: settings (environment by default), services, blueprints, error handling."""
     settings = settings or Settings.from_env()
+    metrics.use_folder(settings.data_dir)  # before prometheus_client is first imported
+    from service import metric_values
+
     configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
     app.config.update(
@@ -69,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for module in (events, visitors, decisions, catalog, journey, analytics, reports, keys, health):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_assets.blp)
+    app.register_blueprint(metrics_page.blp)
     document_journey(api.spec, state.journey)
     app.before_request(lambda: preflight(state.keys))  # a CORS preflight carries no key
     app.before_request(state.access.check)  # 401, 403 before anything else is read
@@ -78,6 +94,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.after_request(allow_origin)
     app.after_request(add_security_headers)
     app.register_error_handler(WayfinderError, _render_domain_error)
+    app.after_request(metric_values.observe)
+    app.after_request(lambda response: metric_values.report_model(state.models.version) or response)
     request_log.install(app)  # last: its after_request runs first of all, its before_request first too
     return app
 

@@ -22,6 +22,8 @@ SCOPE_ATTRIBUTE = "_wayfinder_scope"
 COST_ATTRIBUTE = "_wayfinder_cost"
 OPEN_BLUEPRINTS = frozenset({"api-docs", "docs-assets"})
 """flask-smorest's /openapi.json and /docs, and the Swagger UI files /docs loads."""
+METRICS_ENDPOINT = "metrics.get_metrics"
+"""GET /metrics: its scope is the setting metrics_scope (open unless a deployment says otherwise)."""
 QUERY_KEY = "key"
 """A public key may come as ?key=…: navigator.sendBeacon cannot set headers."""
 
@@ -59,6 +61,8 @@ class Access:
 
     def check(self) -> None:
         scope, cost = endpoint_scope(current_app, request.endpoint)
+        if request.endpoint == METRICS_ENDPOINT:
+            scope = self.settings.metrics_scope
         g.endpoint_scope, g.endpoint_cost = scope, cost
         self._check_port(scope)
         if scope == OPEN:

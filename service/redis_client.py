@@ -17,6 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from config.settings import Settings
+from service import metrics
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,10 @@ def _with_breaker(base: type[redis.Connection], breaker: Breaker) -> type[redis.
                 return super().connect()
             except redis.TimeoutError:
                 breaker.trip()
+                metrics.redis_error("connect")
+                raise
+            except redis.RedisError:
+                metrics.redis_error("connect")
                 raise
 
         def send_packed_command(self, command, check_health=True):
@@ -89,6 +94,10 @@ def _with_breaker(base: type[redis.Connection], breaker: Breaker) -> type[redis.
                 return super().read_response(*args, **kwargs)
             except redis.TimeoutError:
                 breaker.trip()
+                metrics.redis_error("read")
+                raise
+            except redis.ConnectionError:
+                metrics.redis_error("read")
                 raise
 
     return BreakerConnection

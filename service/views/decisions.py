@@ -1,5 +1,6 @@
 """POST /v1/decisions: a personalized experience for a visitor and placement."""
 
+from service import metrics
 from service.public_rules import check_decision
 from service.schemas import DecisionRequestSchema, DecisionSchema
 from service.views import services
@@ -16,4 +17,6 @@ blp = Blueprint("decisions", __name__, url_prefix="/v1", description="Personaliz
 @blp.refuses(400, 409, 413, 422, 503)
 def post_decision(decision_request: dict):
     check_decision(decision_request)
-    return services().engine.decide(decision_request)
+    decision = services().engine.decide(decision_request)
+    metrics.decided(decision)
+    return decision

@@ -3,6 +3,7 @@
 from flask import request
 
 from models.errors import ValidationFailed
+from service import metrics
 from service.public_rules import check_events
 from service.schemas import EVENTS_BODY, IngestResultSchema
 from service.views import services
@@ -20,6 +21,7 @@ def post_events():
     body, state = json_body(request), services()
     check_events(body, state.journey)
     answer, status = state.ingestor.ingest(body)
+    metrics.ingested(answer)
     if status == 422:
         batch = isinstance(body, dict) and "events" in body
         errors = (

@@ -1,0 +1,49 @@
+"""Prometheus metrics, correct across gunicorn workers (prometheus-client's multiprocess mode).
+
+Each worker writes its values to memory-mapped files under PROMETHEUS_MULTIPROC_DIR, and
+`GET /metrics` adds up every worker's files. config/gunicorn_conf.py sets the folder
+(`<data_dir>/metrics`), empties it when the server starts and marks a dead worker's files; an app
+built elsewhere (tests, `flask run`) sets it to the same folder itself (`use_folder`). The variable must be set
+before prometheus_client is imported: this module is imported by create_app after `use_folder`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+FOLDER_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def use_folder(data_dir: Path) -> Path:
+    """The multiprocess folder: the environment's, else `<data_dir>/metrics` (set for this process and its children)."""
+    folder = Path(os.environ.get(FOLDER_VARIABLE) or (Path(data_dir) / "metrics").resolve())
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ[FOLDER_VARIABLE] = str(folder)
+    values = sys.modules.get("prometheus_client.values")
+    if values is not None:  # imported before the folder was known: metrics made from now on use the files
+        values.ValueClass = values.get_value_class()
+    return folder
+
+
+# Thin, lazily importing front doors for code imported before create_app has chosen the folder.
+
+
+def decided(decision: dict) -> None:
+    from service import metric_values
+
+    metric_values.decided(decision)
+
+
+def ingested(answer: dict) -> None:
+    from service import metric_values
+
+    metric_values.ingested(answer)
+
+
+def redis_error(operation: str) -> None:
+    if FOLDER_VARIABLE in os.environ:  # not before an app has chosen the folder (the CLI's own Redis calls)
+        from service import metric_values
+
+        metric_values.REDIS_ERRORS.labels(operation).inc()
