@@ -158,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     compact.add_argument("--data-dir", default=str(settings.data_dir), help="the service's data dir")
     compact.add_argument("--json", action="store_true", help="print the compaction report as one JSON object")
 
+    for name, command in commands.choices.items():
+        if "--registry" not in command._option_string_actions:  # before or after the command, the same
+            command.add_argument("--registry", default=argparse.SUPPRESS, help=f"model registry directory ({name})")
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args, settings)

@@ -170,3 +170,16 @@ def test_train_records_max_choices_in_the_bundle(capsys, tmp_path, demo_events):
     manifest = json.loads(next((tmp_path / "reg").rglob("manifest.json")).read_text())
     assert manifest["feature_settings"]["max_choices"] == 500
     assert json.loads(capsys.readouterr().out)["rows"]["content"]["train"] < 500 * 8
+
+
+@pytest.mark.parametrize("command", [["list"], ["rollback"], ["report"]])
+def test_the_registry_is_accepted_after_every_command_as_before_it(tmp_path, capsys, command):
+    from training.__main__ import main
+
+    registry = str(tmp_path / "somewhere")
+    after = main([*command, "--registry", registry])
+    said_after = capsys.readouterr()
+    before = main(["--registry", registry, *command])
+    said_before = capsys.readouterr()
+    assert after == before and said_after == said_before
+    assert command == ["rollback"] or registry in said_after.out + said_after.err  # rollback names no path
