@@ -93,7 +93,8 @@ class Gunicorn:
 
     def start(self, workers: int = 2) -> Gunicorn:
         env = {
-            **os.environ,
+            # the metrics folder of this test process (an app built here chose one) is not the server's
+            **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
             "WAYFINDER_LOG_LEVEL": "WARNING",
             "WAYFINDER_ADMIN_KEY": TEST_ADMIN_KEY,
             "WAYFINDER_RATE_LIMITS": "off",  # the limits' own test turns them on

@@ -1,7 +1,5 @@
 """Marketers manage items and placements through the API; every worker sees the change next decision."""
 
-import re
-
 import pytest
 
 from service import create_app
@@ -93,14 +91,6 @@ def test_openapi_document_is_generated_from_the_schemas(client):
     request = spec["components"]["schemas"]["DecisionRequest"]
     assert {"visitor_id", "placement", "explain", "candidates"} <= set(request["properties"])
     assert client.get("/docs").status_code == 200
-
-
-def test_docs_page_loads_a_pinned_swagger_ui(app, client):
-    pinned = app.config["OPENAPI_SWAGGER_UI_URL"]
-    assert re.fullmatch(r"https://cdn\.jsdelivr\.net/npm/swagger-ui-dist@\d+\.\d+\.\d+/", pinned)
-    page = client.get("/docs").get_data(as_text=True)
-    for asset in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
-        assert f'"{pinned}{asset}"' in page
 
 
 def forget_catalog(redis_backend, tenant):
