@@ -1,0 +1,5 @@
+"""Python client for the Wayfinder API."""
+
+from wayfinder_client.client import Wayfinder, WayfinderError
+
+__all__ = ["Wayfinder", "WayfinderError"]
