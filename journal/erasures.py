@@ -24,6 +24,7 @@ import threading
 from pathlib import Path
 
 from config.settings import Settings
+from journal.writer import fsync_directory
 from models.errors import ConfigError
 
 FILE = "erasures.jsonl"
@@ -183,7 +184,7 @@ def _stored_secret(directory: Path) -> str:
         pass
     finally:
         temporary.unlink()
-    _fsync_dir(directory)
+    fsync_directory(directory)
     return path.read_text().strip()
 
 
@@ -197,15 +198,7 @@ def _append_line(path: Path, row: dict) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_directory(path.parent)
 
 
 _SHARED: dict[Path, Erasures] = {}

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from journal.event_log import DAY, day_of
+from journal.writer import fsync_directory
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def _archive(path: Path, folder: Path) -> Path | None:
             continue
         except FileNotFoundError:
             return None
-        _fsync_dir(folder)
+        fsync_directory(folder)
         return target
     raise OSError(errno.EEXIST, f"999 archived copies of {path.name} in {folder}")
 
@@ -162,14 +163,6 @@ def _move_no_overwrite(path: Path, target: Path) -> None:
         finally:
             temporary.unlink()
     path.unlink()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

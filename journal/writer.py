@@ -95,3 +95,12 @@ def _ends_mid_line(path: Path) -> bool:
         return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
     finally:
         os.close(fd)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or a new file in `directory` durable (the directory entry itself is fsync'd)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

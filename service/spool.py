@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from journal.writer import fsync_directory
 from models.errors import DiskUnavailable
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class Spool:
             if not self.path.exists():
                 return False
             os.replace(self.path, self.draining_path)
-            _fsync_dir(self.directory)
+            fsync_directory(self.directory)
         return True
 
     def _drain_claimed(self, apply: Callable[[list[dict]], object], batch: int) -> int:
@@ -130,7 +131,7 @@ class Spool:
         self.draining_path.unlink()
         with contextlib.suppress(FileNotFoundError):
             self.offset_path.unlink()
-        _fsync_dir(self.directory)
+        fsync_directory(self.directory)
         return applied
 
     def _offset(self) -> int:
@@ -172,14 +173,6 @@ def _write_all(fd: int, payload: bytes) -> None:
     view = memoryview(payload)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
