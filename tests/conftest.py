@@ -109,11 +109,16 @@ def settings(tmp_path, redis_backend, tenant) -> Settings:
     if kind == "embedded":
         # the app connects to the same embedded server through its unix socket
         url = f"unix://{client.socket_file}"
+    return suite_settings(url, tmp_path, tenant)
+
+
+def suite_settings(redis_url: str, root: Path, tenant: str) -> Settings:
+    """The suite's settings: data and registry under `root`, a tenant of its own, the suite's admin key."""
     return Settings.from_env(
         environ={},
-        redis_url=url,
-        data_dir=tmp_path / "var",
-        registry=tmp_path / "registry",
+        redis_url=redis_url,
+        data_dir=root / "var",
+        registry=root / "registry",
         tenant=tenant,
         reload_interval_s=0.0,
         admin_key=TEST_ADMIN_KEY,
