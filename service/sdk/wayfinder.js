@@ -229,6 +229,7 @@
       context: { channel: channel, page: location.pathname.slice(0, 200) } };
     var limit = parseInt(element.getAttribute("data-wayfinder-limit"), 10);
     if (limit > 0) body.limit = limit;
+    element.setAttribute("data-wayfinder-state", "loading");
     return decide(body).then(function (decision) {
       if (!current()) return false;
       var items = decision && decision.items;
@@ -249,10 +250,9 @@
   }
 
   function refresh() {
-    if (!consented()) return Promise.resolve([]);
-    track("page_view", { properties: { path: location.pathname.slice(0, 200) } });
     var elements = document.querySelectorAll("[data-wayfinder-placement]");
-    return Promise.all(Array.prototype.map.call(elements, render));
+    track("page_view", { properties: { path: location.pathname.slice(0, 200) } }); // none before consent
+    return Promise.all(Array.prototype.map.call(elements, render)); // the default content before consent
   }
 
   function consent(given) {
