@@ -15,8 +15,10 @@
       var go = function () { location.href = configure.href; };
       wayfinder.track("configure_product", { item_id: product, properties: {
         colour: document.getElementById("colour").value, trim: document.getElementById("trim").value } });
-      // the next page's decision should see this event: send it now, then go (whatever the answer)
+      // the next page's decision should see this event: send it now, then go (whatever the answer, and
+      // after two seconds at most: a demo never waits on the service)
       wayfinder.flush().then(go, go);
+      setTimeout(go, 2000);
     });
   }
 
