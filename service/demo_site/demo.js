@@ -12,7 +12,11 @@
     var configure = document.getElementById("configure");
     configure.addEventListener("click", function (event) {
       event.preventDefault();
-      var go = function () { location.href = configure.href; };
+      var gone = false;
+      var go = function () {
+        if (!gone) location.href = configure.href;
+        gone = true;
+      };
       wayfinder.track("configure_product", { item_id: product, properties: {
         colour: document.getElementById("colour").value, trim: document.getElementById("trim").value } });
       // the next page's decision should see this event: send it now, then go (whatever the answer, and
