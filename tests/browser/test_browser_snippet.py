@@ -47,8 +47,14 @@ def _require_browser():
         pytest.skip(why)
 
 
+@pytest.fixture(scope="session")
+def browser_tools():
+    """First of all: no model is trained nor server started for a run that has no browser."""
+    _require_browser()
+
+
 @pytest.fixture(scope="module")
-def service(tmp_path_factory, embedded_redis, trained_registry):
+def service(browser_tools, tmp_path_factory, embedded_redis, trained_registry):
     """The app on a werkzeug HTTP server in a thread, a real model, keys, and a few host pages of a brand's own."""
     root = tmp_path_factory.mktemp("browser")
     registry = root / "models"
@@ -127,7 +133,6 @@ HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><link rel="icon"
 
 @pytest.fixture(scope="module")
 def browser(service):
-    _require_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as DriverService
 
