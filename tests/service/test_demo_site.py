@@ -37,6 +37,22 @@ def anonymous(settings) -> FlaskClient:
     return FlaskClient(app, app.response_class)
 
 
+@pytest.fixture(scope="module")
+def keyed_site(tmp_path_factory, embedded_redis):
+    """(client with no key, settings): one app with WAYFINDER_PUBLIC_KEY set, for the module's read-only tests."""
+    root = tmp_path_factory.mktemp("demo")
+    settings = Settings.from_env(
+        environ={},
+        redis_url=f"unix://{embedded_redis.socket_file}",
+        data_dir=root / "var",
+        registry=root / "registry",
+        tenant="t" + uuid.uuid4().hex[:10],
+        admin_key=TEST_ADMIN_KEY,
+        public_key=PUBLIC,
+    )
+    return anonymous(settings), settings
+
+
 def embedded_key(page: bytes) -> str:
     keys = set(re.findall(rb'data-key="([^"]*)"', page))
     assert len(keys) == 1
@@ -44,8 +60,9 @@ def embedded_key(page: bytes) -> str:
 
 
 @pytest.mark.parametrize("path", ["/demo", "/demo/", "/demo/next"])
-def test_the_demo_pages_are_served_without_a_key_under_a_strict_csp(settings, path):
-    answer = anonymous(dataclasses.replace(settings, public_key=PUBLIC)).get(path)
+def test_the_demo_pages_are_served_without_a_key_under_a_strict_csp(keyed_site, path):
+    client, settings = keyed_site
+    answer = client.get(path)
     assert answer.status_code == 200 and answer.mimetype == "text/html"
     assert answer.headers["Content-Security-Policy"] == DEMO_CSP
     assert "script-src 'self';" in DEMO_CSP and "unsafe" not in DEMO_CSP and "connect-src 'self';" in DEMO_CSP
@@ -57,8 +74,8 @@ def test_the_demo_pages_are_served_without_a_key_under_a_strict_csp(settings, pa
     assert b'src="/sdk/wayfinder.js"' in page and b"data-wayfinder-placement=" in page
 
 
-def test_its_assets_are_served_and_nothing_else(settings):
-    client = anonymous(settings)
+def test_its_assets_are_served_and_nothing_else(keyed_site):
+    client = keyed_site[0]
     assert client.get("/demo/assets/demo.js").mimetype == "text/javascript"
     assert client.get("/demo/assets/demo.css").mimetype == "text/css"
     assert client.get("/demo/assets/model.html").status_code == 404

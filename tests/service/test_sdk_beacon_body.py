@@ -19,14 +19,15 @@ BATCH = {
 }
 
 
-@pytest.fixture
-def settings(tmp_path, embedded_redis):
-    """The suite's settings on the embedded Redis only: what is tested here does not depend on the backend."""
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory, embedded_redis):
+    """The suite's settings on the embedded Redis only, one app for the module: each test its own visitor."""
+    root = tmp_path_factory.mktemp("beacon")
     return Settings.from_env(
         environ={},
         redis_url=f"unix://{embedded_redis.socket_file}",
-        data_dir=tmp_path / "var",
-        registry=tmp_path / "registry",
+        data_dir=root / "var",
+        registry=root / "registry",
         tenant="t" + uuid.uuid4().hex[:10],
         admin_key=TEST_ADMIN_KEY,
         rate_limits="off",
@@ -34,7 +35,7 @@ def settings(tmp_path, embedded_redis):
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def beacon(settings):
     app = create_app(dataclasses.replace(settings, public_key=PUBLIC))
     return app, FlaskClient(app, app.response_class)
