@@ -32,6 +32,11 @@ run: demo-model
 
 test: install-dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	@# tests/browser drives Debian's chromium: skipped locally without it, required (so installed) under CI
+	@if [ "$$CI" = "true" ] && ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; \
+	fi
 	$(PY) -m pytest -q
 
 lint: install-dev

@@ -19,6 +19,7 @@ from service.views import (
     analytics,
     catalog,
     decisions,
+    demo,
     docs_assets,
     events,
     health,
@@ -26,6 +27,7 @@ from service.views import (
     keys,
     metrics_page,
     reports,
+    sdk,
     visitors,
 )
 from service.views.body import SECURITY_SCHEMES, read_body
@@ -85,6 +87,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_assets.blp)
     app.register_blueprint(metrics_page.blp)
+    app.register_blueprint(sdk.blp)  # the browser snippet, no key (docs/browser.md)
+    app.register_blueprint(demo.blp)  # the Northwind Motors demo site at /demo, no key
     document_journey(api.spec, state.journey)
     app.before_request(lambda: preflight(state.keys))  # a CORS preflight carries no key
     app.before_request(state.access.check)  # 401, 403 before anything else is read

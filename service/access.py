@@ -20,8 +20,8 @@ from service.rate_limits import RateLimiter
 
 SCOPE_ATTRIBUTE = "_wayfinder_scope"
 COST_ATTRIBUTE = "_wayfinder_cost"
-OPEN_BLUEPRINTS = frozenset({"api-docs", "docs-assets"})
-"""flask-smorest's /openapi.json and /docs, and the Swagger UI files /docs loads."""
+OPEN_BLUEPRINTS = frozenset({"api-docs", "docs-assets", "sdk", "demo"})
+"""flask-smorest's /openapi.json and /docs, the Swagger UI files /docs loads, the browser snippet and /demo."""
 METRICS_ENDPOINT = "metrics.get_metrics"
 """GET /metrics: its scope is the setting metrics_scope (open unless a deployment says otherwise)."""
 QUERY_KEY = "key"

@@ -6,6 +6,11 @@ from flask import Response, current_app, request
 
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'"
 """The lift report: one page of inline CSS and SVG, nothing loaded, no script."""
+DEMO_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+"""/demo: its files and the snippet from this service, calls to this service only; no inline script or style."""
 
 
 def docs_csp(swagger_ui_url: str) -> str:
@@ -25,7 +30,13 @@ def add_security_headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"
     if response.mimetype == "text/html" and "Content-Security-Policy" not in response.headers:
-        docs = request.path.rstrip("/") == "/docs"
-        csp = docs_csp(current_app.config["OPENAPI_SWAGGER_UI_URL"]) if docs else REPORT_CSP
-        response.headers["Content-Security-Policy"] = csp
+        response.headers["Content-Security-Policy"] = _page_csp(request.path)
     return response
+
+
+def _page_csp(path: str) -> str:
+    if path.rstrip("/") == "/docs":
+        return docs_csp(current_app.config["OPENAPI_SWAGGER_UI_URL"])
+    if path == "/demo" or path.startswith("/demo/"):
+        return DEMO_CSP
+    return REPORT_CSP

@@ -65,9 +65,19 @@ def parse_json(data: bytes, max_depth: int) -> object:
     return body
 
 
+TEXT_PLAIN_JSON_ENDPOINTS = frozenset({"events.post_events"})
+"""Endpoints that also read a JSON body sent as text/plain: navigator.sendBeacon posts its Blob so, and a
+text/plain POST needs no CORS preflight. Parsed with the same strict rules and bounds."""
+
+
+def is_json_body(req: Request) -> bool:
+    """Whether the request's body is JSON to read: application/json, or text/plain where the endpoint allows it."""
+    return req.is_json or (req.mimetype == "text/plain" and req.endpoint in TEXT_PLAIN_JSON_ENDPOINTS)
+
+
 def read_body() -> None:
     """before_request: parse a JSON body once (kept on g) so no endpoint sees an unchecked one."""
-    if request.is_json and request.content_length != 0:
+    if is_json_body(request) and request.content_length != 0:
         data = request.get_data(cache=True)
         if data:
             g.json_body = parse_json(data, current_app.extensions["wayfinder"].settings.max_json_depth)
@@ -75,7 +85,7 @@ def read_body() -> None:
 
 def json_body(req: Request) -> object:
     """The checked body of a view that reads it itself (400 when there is none)."""
-    if not req.is_json:
+    if not is_json_body(req):
         raise BadBody("send a JSON body with Content-Type: application/json", {"json": ["not JSON"]})
     body = g.get("json_body", _UNSET)
     if body is _UNSET:
