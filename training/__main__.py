@@ -405,7 +405,8 @@ def _promote(args, settings: Settings, progress: Progress) -> int:
     served_map = settings.config_dir / "journey.yaml"
     journey = journey_for(registry, args.version, args.journey, served_map)
     _warn_if_not_served(args.version, journey, served_map)
-    with progress.step(f"gating {args.version} on the logs under {args.data_dir}"):
+    doing = "promoting without the gate" if args.force else f"gating {args.version} on the logs under {args.data_dir}"
+    with progress.step(doing):
         outcome = gated_promote(
             registry,
             args.version,
