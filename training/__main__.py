@@ -13,33 +13,43 @@ from pathlib import Path
 from config.settings import Settings
 from journal.skipped import describe_skipped, skipped_lines
 from models.catalog import Catalog
-from models.errors import WayfinderError
+from models.errors import NotFound, WayfinderError
+from models.features import FeatureSpec
 from models.journey import JourneyMap
 from models.registry import Registry
 from training import keys_cli
+from training.cli_options import common_options, resolve
 from training.evaluate import REWARDS
 from training.event_checks import EventChecks
 from training.full_catalog import format_block
 from training.importers import KINDS as IMPORT_KINDS
+from training.progress import Progress
+from training.recorded_journey import describe, differences, journey_for
 
 REWARD_HELP = "what a policy earns per impression: a response (the placement's reward events) or its value"
+JOURNEY_HELP = "journey map YAML (default: <config-dir>/journey.yaml)"
+BUNDLE_JOURNEY_HELP = (
+    "journey map YAML (default: the map the version was trained on, recorded in its bundle; a different map is refused)"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
-    parser.add_argument("--registry", default=str(settings.registry), help="model registry directory")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    train = commands.add_parser("train", help="train both models on events, evaluate, register a bundle")
-    train.add_argument("--events", required=True, help="event file or directory (JSONL, CSV, Parquet)")
-    train.add_argument("--registry", default=argparse.SUPPRESS, help="model registry directory")
-    train.add_argument(
-        "--config-dir",
-        help=f"journey/catalog/placements YAML (default: {settings.config_dir}); its catalog is used only when "
-        "given, or when the journey map is its own",
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description=__doc__,
+        parents=[common_options(settings, top=True)],
+        epilog="docs/cli.md: every command, the common options, progress lines and exit codes",
     )
-    train.add_argument("--journey", help="journey map YAML (default: <config-dir>/journey.yaml)")
+    commands = _Commands(parser.add_subparsers(dest="command", required=True), common_options(settings, top=False))
+
+    train = commands.add("train", help="train both models on events, evaluate, register a bundle")
+    train.add_argument("--events", required=True, help="event file or directory (JSONL, CSV, Parquet)")
+    train.add_argument(
+        "--journey",
+        help="journey map YAML (default: <config-dir>/journey.yaml); the bundle records the map itself. "
+        "The config dir's catalog is used only when --config-dir is given, or when the journey map is its own",
+    )
     train.add_argument("--horizon-days", type=float, default=settings.horizon_days)
     train.add_argument("--max-bad-rows", type=int, default=0, help="skip up to this many bad rows, then stop")
     train.add_argument("--max-rows", type=int, default=None, help="sample at most about this many events")
@@ -67,21 +77,21 @@ def main(argv: list[str] | None = None) -> int:
         help="later engagements the full-catalog evaluation ranks for: a number, or all (default: 5000)",
     )
 
-    simulate = commands.add_parser("simulate", help="write simulated demo journeys (JSON Lines)")
+    simulate = commands.add("simulate", help="write simulated demo journeys (JSON Lines)")
     simulate.add_argument("--out", required=True)
     simulate.add_argument("--visitors", type=int, default=3000)
     simulate.add_argument("--seed", type=int, default=11)
 
-    importing = commands.add_parser("import", help="convert a public data set into canonical events and logs")
+    importing = commands.add("import", help="convert a public data set into canonical events and logs")
     importing.add_argument("kind", choices=list(IMPORT_KINDS), help="which data set")
     importing.add_argument("source", help="the data set's file or folder, e.g. ../shared/data/pathdata/PathData.csv")
     importing.add_argument("out", help="new (or empty) folder for events/, decisions/ and profiles.jsonl")
     importing.add_argument("--max-bad-rows", type=int, default=0, help="skip up to this many bad rows, then stop")
     importing.add_argument("--json", action="store_true", help="print the import report as one JSON object")
 
-    analyze = commands.add_parser("analyze", help="journey report: the real journey beside the designed map")
+    analyze = commands.add("analyze", help="journey report: the real journey beside the designed map")
     analyze.add_argument("--events", required=True, help="event file or directory (JSONL, CSV, Parquet)")
-    analyze.add_argument("--journey", default=str(settings.config_dir / "journey.yaml"), help="journey map YAML")
+    analyze.add_argument("--journey", help=JOURNEY_HELP)
     analyze.add_argument("--out", required=True, help="directory for report.html and report.json")
     analyze.add_argument("--since", type=_instant, help="first instant, ISO-8601 (UTC if no zone)")
     analyze.add_argument("--until", type=_instant, help="end instant (excluded), ISO-8601 (UTC if no zone)")
@@ -90,60 +100,54 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument("--max-bad-rows", type=int, default=0, help="skip up to this many bad rows, then stop")
     analyze.add_argument("--json", action="store_true", help="print the summary and findings as one JSON object")
 
-    lift = commands.add_parser("lift", help="lift report: personalized vs holdout per placement and stage, 95%% CI")
-    lift.add_argument("--data-dir", default=str(settings.data_dir), help="the service's data dir (decisions/, events/)")
+    lift = commands.add("lift", help="lift report: personalized vs holdout per placement and stage, 95%% CI")
     lift.add_argument("--since", help="first instant, ISO-8601 (UTC if no zone; default: 30 days before until)")
     lift.add_argument("--until", help="end instant (excluded), ISO-8601 (default: now)")
     lift.add_argument("--placement", help="only this placement")
-    lift.add_argument("--journey", default=str(settings.config_dir / "journey.yaml"), help="journey map YAML")
+    lift.add_argument("--journey", help=JOURNEY_HELP)
     lift.add_argument("--reward-types", help="comma-separated outcome event types (default: the map's outcomes)")
     lift.add_argument("--window-hours", type=float, default=24.0, help="reward window after a decision")
     lift.add_argument("--conversion-window-days", type=float, default=7.0, help="conversion window after a decision")
     lift.add_argument("--out", help="directory for lift.html and lift.json")
     lift.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
 
-    listing = commands.add_parser("list", help="registered versions with their data and metrics")
+    listing = commands.add("list", help="registered versions with their data and metrics")
     listing.add_argument("--json", action="store_true")
-    promote = commands.add_parser("promote", help="make a version current, if it passes the gate")
+    promote = commands.add("promote", help="make a version current, if it passes the gate on <data-dir>'s logs")
     promote.add_argument("version")
-    promote.add_argument("--data-dir", default=str(settings.data_dir), help="the service's logs to evaluate on")
+    promote.add_argument("--journey", help=BUNDLE_JOURNEY_HELP)
     promote.add_argument("--margin", type=float, default=0.0, help="how much worse than the champion is tolerated")
     promote.add_argument("--force", action="store_true", help="skip the gate (needs --reason)")
     promote.add_argument("--reason", help="why the gate is skipped; recorded in the history")
-    promote.add_argument("--config-dir", default=str(settings.config_dir), help="journey.yaml and the catalog")
     promote.add_argument("--reward", choices=list(REWARDS), default="response", help=REWARD_HELP)
 
-    evaluate = commands.add_parser("evaluate", help="off-policy estimate of a policy's value on logged decisions")
-    evaluate.add_argument("--model", required=True, help="a version, current, uniform, or always:<item_id>")
+    evaluate = commands.add("evaluate", help="off-policy estimate of a policy's value on logged decisions")
+    evaluate.add_argument("--model", required=True, help="a version, current, uniform, shadow or always:<item_id>")
     evaluate.add_argument("--decisions", required=True, help="decision log file or directory")
     evaluate.add_argument("--events", help="events with the outcomes (default: events/ beside the decisions)")
-    evaluate.add_argument("--journey", help="journey map YAML (default: <config-dir>/journey.yaml)")
-    evaluate.add_argument("--config-dir", default=str(settings.config_dir))
+    evaluate.add_argument("--journey", help=BUNDLE_JOURNEY_HELP)
     evaluate.add_argument("--window-hours", type=float, default=24.0, help="reward window")
     evaluate.add_argument("--reward", choices=list(REWARDS), default="response", help=REWARD_HELP)
     evaluate.add_argument("--json", action="store_true")
 
-    retrain = commands.add_parser("retrain", help="train on the service's logs, evaluate, promote through the gate")
-    retrain.add_argument("--data-dir", default=str(settings.data_dir))
-    retrain.add_argument("--config-dir", default=str(settings.config_dir))
+    retrain = commands.add("retrain", help="train on <data-dir>'s logs, evaluate, promote through the gate")
     retrain.add_argument("--margin", type=float, default=0.0)
     retrain.add_argument("--reward", choices=list(REWARDS), default="response", help=REWARD_HELP)
     retrain.add_argument("--json", action="store_true")
-    commands.add_parser("rollback", help="make the previously current version current again")
-    shadow = commands.add_parser("shadow", help="score live traffic with a challenger beside the champion")
+    commands.add("rollback", help="make the previously current version current again")
+    shadow = commands.add("shadow", help="score live traffic with a challenger beside the champion")
     shadow.add_argument("version", nargs="?", help="the challenger (omit with --off)")
     shadow.add_argument("--off", action="store_true", help="stop shadowing")
-    report = commands.add_parser("report", help="(re)write a version's HTML training report; prints its path")
+    report = commands.add("report", help="(re)write a version's HTML training report; prints its path")
     report.add_argument("version", nargs="?", help="model version (default: the current one)")
-    keys_cli.add_parser(commands, settings)
-    rebuild = commands.add_parser(
+    keys_cli.add_parser(commands)
+    rebuild = commands.add(
         "rebuild", help="rebuild Redis (contexts, profiles, dedup, caps, popularity) from the journal after data loss"
     )
     rebuild.add_argument("--json", action="store_true", help="print the rebuild report as one JSON object")
-    retention = commands.add_parser(
+    retention = commands.add(
         "retention", help="delete (or archive) the journal's day files older than --days now (docs/journal.md)"
     )
-    retention.add_argument("--data-dir", default=str(settings.data_dir), help="the service's data dir")
     retention.add_argument(
         "--days", type=float, default=settings.retention_days, help="keep this many days (default: retention_days)"
     )
@@ -152,29 +156,36 @@ def main(argv: list[str] | None = None) -> int:
         default=settings.retention_archive_dir,
         help="move old day files here instead of deleting them (default: retention_archive_dir)",
     )
-    compact = commands.add_parser(
+    compact = commands.add(
         "compact", help="rewrite the logs (today's too) without the lines of erased ids, now, while the service runs"
     )
-    compact.add_argument("--data-dir", default=str(settings.data_dir), help="the service's data dir")
     compact.add_argument("--json", action="store_true", help="print the compaction report as one JSON object")
 
-    for name, command in commands.choices.items():
-        if "--registry" not in command._option_string_actions:  # before or after the command, the same
-            command.add_argument("--registry", default=argparse.SUPPRESS, help=f"model registry directory ({name})")
     args = parser.parse_args(argv)
+    settings = resolve(args, settings)
+    progress = Progress(args.command, quiet=args.quiet)
     try:
-        return COMMANDS[args.command](args, settings)
+        return COMMANDS[args.command](args, settings, progress)
     except WayfinderError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 2
 
 
-def _train(args, settings: Settings) -> int:
+class _Commands:
+    """The subcommands, each with the common options (training/cli_options.py) beside its own."""
+
+    def __init__(self, subparsers, common: argparse.ArgumentParser):
+        self.subparsers, self.common = subparsers, common
+
+    def add(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        return self.subparsers.add_parser(name, parents=[self.common], **kwargs)
+
+
+def _train(args, settings: Settings, progress: Progress) -> int:
     from training.train import train
 
-    config_dir = Path(args.config_dir or settings.config_dir)
+    config_dir = settings.config_dir
     journey = JourneyMap.load(args.journey or config_dir / "journey.yaml")
-    progress = (lambda message: print(message, file=sys.stderr)) if args.json else print
     summary = train(
         args.events,
         args.registry,
@@ -194,6 +205,7 @@ def _train(args, settings: Settings) -> int:
         split_at=args.split_at.timestamp() if args.split_at else None,
         **({"full_catalog_queries": args.full_catalog_queries} if "full_catalog_queries" in args else {}),
         **({"max_choices": args.max_choices} if "max_choices" in args else {}),
+        count=progress.counter("replayed", "events and decisions").add,
     )
     if args.json:
         print(json.dumps(summary))
@@ -207,7 +219,7 @@ def _own_catalog(args, config_dir: Path) -> Catalog | None:
     is its own. An imported data set trained with its own map has no catalog: the demo's items would
     otherwise be every data set's negatives."""
     own_map = args.journey is None or Path(args.journey).resolve() == (config_dir / "journey.yaml").resolve()
-    return Catalog.load(config_dir) if args.config_dir is not None or own_map else None
+    return Catalog.load(config_dir) if "config_dir" in args.given or own_map else None
 
 
 def _read_profiles(path: str) -> dict:
@@ -237,36 +249,44 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _simulate(args, settings: Settings) -> int:
+def _simulate(args, settings: Settings, progress: Progress) -> int:
     from training.simulate import write_events
 
-    count = write_events(args.out, args.visitors, args.seed)
+    with progress.step(f"simulating {args.visitors:,} visitors") as step:
+        count = write_events(args.out, args.visitors, args.seed)
+        step.result = f"{count:,} events"
     print(f"wrote {count:,} events of {args.visitors:,} simulated visitors to {args.out}")
     return 0
 
 
-def _import(args, settings: Settings) -> int:
+def _import(args, settings: Settings, progress: Progress) -> int:
     from training.importers import import_dataset
 
-    report = import_dataset(args.kind, args.source, args.out, max_bad_rows=args.max_bad_rows)
+    with progress.step(f"importing {args.kind} from {args.source}") as step:
+        report = import_dataset(args.kind, args.source, args.out, max_bad_rows=args.max_bad_rows)
+        step.result = f"{report.total_read:,} rows read"
     print(json.dumps(report.to_dict()) if args.json else report.format())
     return 0
 
 
-def _analyze(args, settings: Settings) -> int:
+def _analyze(args, settings: Settings, progress: Progress) -> int:
     from reports.analytics import analyze_journeys
     from reports.analytics_html import write_report
     from training.readers import read_events
 
-    journey = JourneyMap.load(args.journey)
+    journey = JourneyMap.load(args.journey or settings.config_dir / "journey.yaml")
     started = time.perf_counter()
     # time bounds only: the journey report is where types and channels the map lacks are shown
-    events = read_events(args.events, max_bad_rows=args.max_bad_rows, checks=EventChecks.from_settings(None, settings))
+    with progress.step(f"reading events from {args.events}") as step:
+        checks = EventChecks.from_settings(None, settings)
+        events = read_events(args.events, max_bad_rows=args.max_bad_rows, checks=checks)
+        step.result = f"{len(events):,} events"
     read_s = time.perf_counter() - started
     segment = _read_segment(args.segment) if args.segment else None
-    figures = analyze_journeys(
-        events, journey, since=args.since, until=args.until, channel=args.channel, visitors=segment
-    )
+    with progress.step("analysing journeys"):
+        figures = analyze_journeys(
+            events, journey, since=args.since, until=args.until, channel=args.channel, visitors=segment
+        )
     analyze_s = time.perf_counter() - started - read_s
     skipped = skipped_lines(events.attrs.get("bad_lines", 0))
     html_path, json_path = write_report(figures, args.out)
@@ -316,20 +336,25 @@ def _instant(text: str) -> dt.datetime:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
-def _lift(args, settings: Settings) -> int:
-    from reports.lift import lift_from_log, parse_instant
+def _lift(args, settings: Settings, progress: Progress) -> int:
+    from reports.lift import lift_from_log, parse_instant, report_window
     from reports.lift_files import format_table, write_lift_report
 
-    report = lift_from_log(
-        args.data_dir,
-        JourneyMap.load(args.journey),
-        since=parse_instant(args.since, "--since") if args.since else None,
-        until=parse_instant(args.until, "--until") if args.until else None,
-        placement=args.placement,
-        reward_types=tuple(args.reward_types.split(",")) if args.reward_types else None,
-        window_hours=args.window_hours,
-        conversion_window_days=args.conversion_window_days,
-    )
+    journey = JourneyMap.load(args.journey or settings.config_dir / "journey.yaml")
+    since = parse_instant(args.since, "--since") if args.since else None
+    until = parse_instant(args.until, "--until") if args.until else None
+    since, until = report_window(since, until)  # a bad window is refused before any work is announced
+    with progress.step(f"reading the logs under {args.data_dir}"):
+        report = lift_from_log(
+            args.data_dir,
+            journey,
+            since=since,
+            until=until,
+            placement=args.placement,
+            reward_types=tuple(args.reward_types.split(",")) if args.reward_types else None,
+            window_hours=args.window_hours,
+            conversion_window_days=args.conversion_window_days,
+        )
     paths = write_lift_report(report, args.out) if args.out else None
     if args.json:
         print(json.dumps(report))
@@ -340,7 +365,7 @@ def _lift(args, settings: Settings) -> int:
     return 0
 
 
-def _list(args, settings: Settings) -> int:
+def _list(args, settings: Settings, progress: Progress) -> int:
     registry = Registry(args.registry)
     current = registry.current()
     rows = []
@@ -371,22 +396,27 @@ def _list(args, settings: Settings) -> int:
     return 0
 
 
-def _promote(args, settings: Settings) -> int:
+def _promote(args, settings: Settings, progress: Progress) -> int:
     from training.lifecycle import gated_promote
 
     if args.force and not args.reason:
         raise WayfinderError("--force needs --reason '...': it is recorded in the promotion history")
-    journey = JourneyMap.load(Path(args.config_dir) / "journey.yaml")
-    outcome = gated_promote(
-        Registry(args.registry),
-        args.version,
-        journey,
-        Catalog.load(args.config_dir),
-        Path(args.data_dir),
-        margin=args.margin,
-        force_reason=args.reason if args.force else None,
-        reward=args.reward,
-    )
+    registry = Registry(args.registry)
+    served_map = settings.config_dir / "journey.yaml"
+    journey = journey_for(registry, args.version, args.journey, served_map)
+    _warn_if_not_served(args.version, journey, served_map)
+    doing = "promoting without the gate" if args.force else f"gating {args.version} on the logs under {args.data_dir}"
+    with progress.step(doing):
+        outcome = gated_promote(
+            registry,
+            args.version,
+            journey,
+            Catalog.load(settings.config_dir),
+            Path(args.data_dir),
+            margin=args.margin,
+            force_reason=args.reason if args.force else None,
+            reward=args.reward,
+        )
     if describe_skipped(outcome.get("skipped", {})):
         print(describe_skipped(outcome["skipped"]))
     if "difference" in outcome:
@@ -406,21 +436,25 @@ def _gate_line(outcome: dict) -> str:
     )
 
 
-def _evaluate(args, settings: Settings) -> int:
+def _evaluate(args, settings: Settings, progress: Progress) -> int:
     from training.evaluate import evaluate, load_logged
 
-    journey = JourneyMap.load(args.journey or f"{args.config_dir}/journey.yaml")
+    registry = Registry(args.registry)
+    journey = _evaluated_journey(args, registry, settings.config_dir / "journey.yaml")
     events = args.events or str(Path(args.decisions).parent / "events")
-    logged = load_logged(args.decisions, events, journey, args.window_hours)
-    result = evaluate(
-        args.model,
-        logged.impressions,
-        logged.events,
-        Registry(args.registry),
-        journey,
-        Catalog.load(args.config_dir),
-        reward=args.reward,
-    )
+    with progress.step(f"reading decisions from {args.decisions} and outcomes from {events}") as step:
+        logged = load_logged(args.decisions, events, journey, args.window_hours)
+        step.result = f"{len(logged.impressions):,} impressions, {len(logged.events):,} events"
+    with progress.step(f"scoring {args.model} on the logged decisions"):
+        result = evaluate(
+            args.model,
+            logged.impressions,
+            logged.events,
+            registry,
+            journey,
+            Catalog.load(settings.config_dir),
+            reward=args.reward,
+        )
     result["outcome_join"] = logged.join
     result["skipped"] = logged.skipped
     if args.json:
@@ -442,15 +476,43 @@ def _evaluate(args, settings: Settings) -> int:
     return 0
 
 
-def _retrain(args, settings: Settings) -> int:
+def _evaluated_journey(args, registry: Registry, config_map: Path) -> JourneyMap:
+    """A model's own journey map (a different --journey is refused); for uniform, always:<item> and shadow
+    policies, which no bundle trained, --journey or the config dir's map."""
+    policy = args.model
+    if policy == "uniform" or policy.startswith(("always:", "shadow")):
+        return JourneyMap.load(args.journey or config_map)
+    version = registry.current() if policy == "current" else policy
+    if version is None:
+        raise NotFound(f"no current model to evaluate in {registry.root}: train one or name a version")
+    return journey_for(registry, version, args.journey, config_map)
+
+
+def _warn_if_not_served(version: str, journey: JourneyMap, served_map: Path) -> None:
+    """Say so when a service reading this config dir would load `version` under another journey map."""
+    try:
+        served = JourneyMap.load(served_map)
+    except WayfinderError:
+        return  # no map there: the service's own config is elsewhere
+    changed = differences(journey, served)
+    if changed:
+        loads = FeatureSpec(journey).signature == FeatureSpec(served).signature
+        print(
+            f"warning: {version} was trained on another journey map than {served_map} ({describe(changed, 'there')}); "
+            "a service reading that config dir "
+            + ("serves it under that map" if loads else "cannot load it (it answers from the fallback)"),
+            file=sys.stderr,
+        )
+
+
+def _retrain(args, settings: Settings, progress: Progress) -> int:
     from training.lifecycle import retrain
 
-    journey = JourneyMap.load(f"{args.config_dir}/journey.yaml")
-    progress = (lambda message: print(message, file=sys.stderr)) if args.json else print
+    journey = JourneyMap.load(settings.config_dir / "journey.yaml")
     outcome = retrain(
         Registry(args.registry),
         journey,
-        Catalog.load(args.config_dir),
+        Catalog.load(settings.config_dir),
         Path(args.data_dir),
         args.margin,
         progress,
@@ -470,7 +532,7 @@ def _retrain(args, settings: Settings) -> int:
     return 0
 
 
-def _shadow(args, settings: Settings) -> int:
+def _shadow(args, settings: Settings, progress: Progress) -> int:
     registry = Registry(args.registry)
     if args.off:
         registry.set_shadow(None)
@@ -483,14 +545,13 @@ def _shadow(args, settings: Settings) -> int:
     return 0
 
 
-def _rollback(args, settings: Settings) -> int:
+def _rollback(args, settings: Settings, progress: Progress) -> int:
     version = Registry(args.registry).rollback()
     print(f"rolled back: {version} is current")
     return 0
 
 
-def _report(args, settings: Settings) -> int:
-    from models.errors import NotFound
+def _report(args, settings: Settings, progress: Progress) -> int:
     from training.report import write_training_report
 
     registry = Registry(args.registry)
@@ -503,13 +564,14 @@ def _report(args, settings: Settings) -> int:
     return 0
 
 
-def _rebuild(args, settings: Settings) -> int:
-    """Reads WAYFINDER_DATA_DIR (the journal) and WAYFINDER_REDIS_URL (empty: the embedded Redis)."""
+def _rebuild(args, settings: Settings, progress: Progress) -> int:
+    """Reads --data-dir (the journal) and WAYFINDER_REDIS_URL (empty: the embedded Redis)."""
     from journal.rebuild import catalog_item_ids, connect, rebuild
 
     client = connect(settings)
     journey = JourneyMap.load(settings.config_dir / "journey.yaml")
-    report = rebuild(client, settings, journey, catalog_item_ids(client, settings))
+    with progress.step(f"replaying the journal under {settings.data_dir} into Redis"):
+        report = rebuild(client, settings, journey, catalog_item_ids(client, settings))
     if args.json:
         print(json.dumps(report.to_dict()))
     else:
@@ -524,20 +586,23 @@ def _rebuild(args, settings: Settings) -> int:
     return 0
 
 
-def _retention(args, settings: Settings) -> int:
+def _retention(args, settings: Settings, progress: Progress) -> int:
     from journal.retention import apply_retention
 
-    print(apply_retention(args.data_dir, args.days, args.archive).format())
+    with progress.step(f"applying retention ({args.days:g} days) under {args.data_dir}"):
+        report = apply_retention(args.data_dir, args.days, args.archive)
+    print(report.format())
     return 0
 
 
-def _compact(args, settings: Settings) -> int:
+def _compact(args, settings: Settings, progress: Progress) -> int:
     """Reads WAYFINDER_ERASURE_SECRET (empty: the secret the service made in <data-dir>/erasures)."""
     from journal.compact import compact
     from journal.erasures import Erasures
 
     data_dir = Path(args.data_dir)
-    report = compact(data_dir, Erasures(data_dir, settings.erasure_secret))
+    with progress.step(f"compacting the logs under {data_dir}"):
+        report = compact(data_dir, Erasures(data_dir, settings.erasure_secret))
     if args.json:
         print(json.dumps({**dataclasses.asdict(report), "lines_dropped": report.lines_dropped}))
         return 0
@@ -564,7 +629,7 @@ COMMANDS = {
     "retrain": _retrain,
     "shadow": _shadow,
     "rebuild": _rebuild,
-    "keys": keys_cli.run,
+    "keys": lambda args, settings, progress: keys_cli.run(args, settings),
     "retention": _retention,
     "compact": _compact,
 }

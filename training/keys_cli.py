@@ -16,18 +16,18 @@ from journal.audit_log import AuditLog
 from models.api_keys import SCOPES, ApiKey, KeyRing, parse_origins
 
 
-def add_parser(commands, settings) -> None:
-    keys = commands.add_parser("keys", help="API keys: create, list, revoke, rotate (docs/security.md)")
-    keys.add_argument("--data-dir", default=str(settings.data_dir), help="the service's data folder")
+def add_parser(commands) -> None:
+    """`keys` and its actions, each with the common options (--data-dir is the keys' folder) beside its own."""
+    keys = commands.add("keys", help="API keys of <data-dir>: create, list, revoke, rotate (docs/security.md)")
     actions = keys.add_subparsers(dest="action", required=True)
-    create = actions.add_parser("create", help="a new key; prints its token once")
+    create = actions.add_parser("create", parents=[commands.common], help="a new key; prints its token once")
     create.add_argument("--scope", required=True, choices=SCOPES)
     create.add_argument("--name", default="", help="what the key is for, e.g. 'shop front end'")
     create.add_argument("--origin", action="append", default=[], help="public keys: an allowed web origin (repeat)")
     create.add_argument("--expires", type=_instant, help="ISO-8601 instant after which the key is refused")
-    actions.add_parser("list", help="every key (never a token)")
+    actions.add_parser("list", parents=[commands.common], help="every key (never a token)")
     for name, what in (("revoke", "refuse a key from the next request on"), ("rotate", "a new token; revokes the old")):
-        action = actions.add_parser(name, help=what)
+        action = actions.add_parser(name, parents=[commands.common], help=what)
         action.add_argument("key_id")
     for action in actions.choices.values():
         action.add_argument("--json", action="store_true", help="print JSON")

@@ -96,6 +96,7 @@ def replay(
     min_propensity: float = 0.05,
     split_at: float | None = None,
     max_choices: int | None = None,
+    count=None,
 ) -> Replay:
     """Fold events in time order; emit a next-stage row after each event.
 
@@ -106,7 +107,8 @@ def replay(
     min_propensity); without, a choice before each item touch between that item and random others.
     With `split_at`, the generators are also frozen as they stood just before it (`signals_at_split`).
     With `max_choices`, about that many touches (a uniform sample) become choices; every touch still
-    counts in the contexts, the generators and the item stats.
+    counts in the contexts, the generators and the item stats. `count`, if given, is called once per
+    event or decision folded (a progress counter, training/progress.py).
     """
     rng = np.random.default_rng(seed)
     labels = next_stage_labels(events, spec, horizon_s)
@@ -136,6 +138,8 @@ def replay(
     at_split = None
 
     for moment in point_in_time(events, decisions, journey, spec.recent_cap):
+        if count is not None:
+            count()
         ctx = moment.context
         if moment.kind == DECISION:
             d = moment.record

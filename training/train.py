@@ -66,6 +66,7 @@ def train(
     full_catalog_queries: int | None = FULL_CATALOG_QUERIES,
     split_at: float | None = None,
     max_choices: int | None = MAX_CHOICES,
+    count=None,
 ) -> dict:
     """The whole training run; returns the summary that `--json` prints.
 
@@ -80,6 +81,7 @@ def train(
     catalog beside the ranking baselines on at most `full_catalog_queries` later engagements (None: all).
     Evaluation holds out the events from `split_at` on (epoch seconds; default: the latest TEST_SHARE).
     At most about `max_choices` item touches (a uniform sample; None: all) become content choices.
+    `count` is called once per event or decision the replay folds (a progress counter).
 
     With `decisions_path`, the content model learns from logged impressions joined to their
     outcomes (rewards: `reward_types`, default the journey map's outcomes, within the window),
@@ -127,6 +129,7 @@ def train(
         impressions=joined.impressions if joined is not None else None,
         split_at=cutoff,
         max_choices=max_choices,
+        count=count,
     )
     progress(f"training on events before {_iso(cutoff)}, evaluating on the rest")
     next_stage, next_stage_metrics = _fit_next_stage(rows.next_stage, spec, cutoff)
