@@ -1,4 +1,6 @@
-# Wayfinder API: gunicorn serving service:create_app(), as a non-root user.
+# Wayfinder API: gunicorn serving service:create_app(), as a non-root user, with the demo model on first start.
+# Alone: docker build -t wayfinder . && docker run -p 8000:8000 --env-file .env -v wayfinder-data:/data wayfinder
+# With Redis and the daily retrain: docker compose up (docker-compose.yml; docs/operations.md, "Docker Compose").
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -16,6 +18,13 @@ COPY models ./models
 COPY reports ./reports
 COPY service ./service
 COPY training ./training
+COPY deploy ./deploy
+
+# The demo model (what `make demo-model` trains: simulated journeys over config/), trained at build time into
+# the image; deploy/entrypoint.sh copies it into a registry that has no current model. About 2 minutes.
+RUN python -m training simulate --out /tmp/demo-events.jsonl \
+    && python -m training train --events /tmp/demo-events.jsonl --registry /app/demo-registry \
+    && rm /tmp/demo-events.jsonl
 
 RUN useradd --create-home --uid 10001 wayfinder && mkdir -p /data && chown wayfinder /data
 USER wayfinder
@@ -27,5 +36,7 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 
 # Without WAYFINDER_REDIS_URL the embedded Redis runs in the container (preload starts it once).
 # On 0.0.0.0 the service refuses to start without keys: pass WAYFINDER_ADMIN_KEY and WAYFINDER_PUBLIC_KEY
-# (e.g. from a secret), or create keys in the volume with `python -m training keys create` (docs/security.md).
+# (e.g. from a secret, or an env file: .env.example), or create keys in the volume with
+# `python -m training keys create` (docs/security.md).
+ENTRYPOINT ["sh", "/app/deploy/entrypoint.sh"]
 CMD ["gunicorn", "-c", "config/gunicorn_conf.py", "service:create_app()"]

@@ -34,6 +34,12 @@ MODEL = Gauge(
 REDIS_ERRORS = Counter(
     "wayfinder_redis_errors", "Redis calls that failed (the answer fell back or spooled)", ["operation"]
 )
+REDIS_SECONDS = Histogram(
+    "wayfinder_redis_seconds",
+    "Redis round trips that answered (one pipeline each), by operation (docs/operations.md lists them)",
+    ["operation"],
+    buckets=(0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
 MAX_REJECTED_FIELDS = 8
 """Label values per rejected event at most (field names come from the event schema: a bounded set)."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 FOLDER_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -47,3 +48,22 @@ def redis_error(operation: str) -> None:
         from service import metric_values
 
         metric_values.REDIS_ERRORS.labels(operation).inc()
+
+
+_round_trips: dict[str, object] = {}
+"""wayfinder_redis_seconds's child per operation, made once (labels() takes a lock and a lookup each time)."""
+
+
+def execute(pipe, operation: str, **options):
+    """`pipe.execute(**options)`, its round trip observed in wayfinder_redis_seconds{operation} when it answers
+    (a failed one is counted by wayfinder_redis_errors_total instead: a breaker's instant refusal is no latency)."""
+    started = time.perf_counter()
+    replies = pipe.execute(**options)
+    timer = _round_trips.get(operation)
+    if timer is None and FOLDER_VARIABLE in os.environ:  # as redis_error: the CLI's own Redis calls record nothing
+        from service import metric_values
+
+        timer = _round_trips[operation] = metric_values.REDIS_SECONDS.labels(operation)
+    if timer is not None:
+        timer.observe(time.perf_counter() - started)
+    return replies

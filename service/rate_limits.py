@@ -32,6 +32,7 @@ import redis
 from config.settings import Settings
 from models import keys
 from models.errors import ConfigError, RateLimited
+from service import metrics
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ class RateLimiter:
             for key, limit, _ in buckets:
                 spent = min(cost, limit.burst)  # more than a full bucket could never pass
                 pipe.evalsha(self._script.sha, 1, key, limit.rate, limit.burst, spent, limit.ttl_ms)
-            replies = pipe.execute(raise_on_error=False)
+            replies = metrics.execute(pipe, "rate_limit", raise_on_error=False)
             missing = any(isinstance(reply, redis.exceptions.NoScriptError) for reply in replies)
             if not missing:
                 break
@@ -169,7 +170,8 @@ class RateLimiter:
         pipe = self.client.pipeline(transaction=False)
         for key, limit, _ in buckets:
             pipe.evalsha(self._script.sha, 1, key, limit.rate, limit.burst, -min(cost, limit.burst), limit.ttl_ms)
-        pipe.execute(raise_on_error=False)  # a refund lost to a restart only costs the bucket a little
+        # a refund lost to a restart only costs the bucket a little
+        metrics.execute(pipe, "rate_limit_refund", raise_on_error=False)
 
     def _log_outage(self, error: Exception) -> None:
         now = time.monotonic()

@@ -16,6 +16,7 @@ from models import dedup, keys, popularity
 from models.context import apply_event, from_json, profile_key, to_json
 from models.errors import Erased, StoreUnavailable
 from models.journey import JourneyMap
+from service import metrics
 
 # Write a reduced context only if nobody wrote it since we read it; remember the new events' id digests
 # in today's bucket (the newest ARGV[7] bytes of it) and drop the buckets that left the dedup window.
@@ -118,7 +119,7 @@ class ContextStore:
                 pipe.zrevrange(keys.popularity_key(self.tenant, epoch - 1), 0, top_popular - 1, withscores=True)
             if self.on_state_lost is not None:
                 pipe.exists(keys.journal_sentinel_key(self.tenant))
-            replies = iter(pipe.execute())
+            replies = iter(metrics.execute(pipe, "context_read"))
         except REDIS_DOWN as exc:
             raise StoreUnavailable(f"context store unreachable: {exc}") from exc
         data, profile = next(replies)
@@ -151,7 +152,7 @@ class ContextStore:
             if stale:
                 pipe.hdel(key, *stale)
             pipe.expire(key, self.ttl_s)
-            pipe.execute()
+            metrics.execute(pipe, "impressions_write")
         except REDIS_DOWN as exc:
             raise StoreUnavailable(f"context store unreachable: {exc}") from exc
 
@@ -168,7 +169,7 @@ class ContextStore:
             pipe = self.client.pipeline(transaction=False)
             pipe.hset(key, "profile", encode(profile))
             pipe.expire(key, self.ttl_s)
-            pipe.execute()
+            metrics.execute(pipe, "profile_write")
         except REDIS_DOWN as exc:
             raise StoreUnavailable(f"context store unreachable: {exc}") from exc
 
@@ -211,7 +212,7 @@ class ContextStore:
             pipe = self.client.pipeline(transaction=False)
             for visitor_id in visitor_ids:
                 pipe.delete(*keys.visitor_keys(self.tenant, visitor_id))
-            return sum(pipe.execute())
+            return sum(metrics.execute(pipe, "erase"))
         except REDIS_DOWN as exc:
             raise StoreUnavailable(f"context store unreachable: {exc}; the erasure is recorded, retry it") from exc
 
@@ -236,7 +237,7 @@ class ContextStore:
             pipe.hgetall(keys.dedup_key(self.tenant, visitor_id))
         if self.on_state_lost is not None:
             pipe.exists(keys.journal_sentinel_key(self.tenant))
-        replies = iter(pipe.execute())
+        replies = iter(metrics.execute(pipe, "events_read"))
         now = self.clock()
         plans = {}
         for visitor_id, visitor_events in pending.items():
@@ -273,7 +274,7 @@ class ContextStore:
                 ],
                 client=pipe,
             )
-        replies = pipe.execute() if order else []
+        replies = metrics.execute(pipe, "events_write") if order else []
         retry = {}
         written_events = []
         for visitor_id, written in zip(order, replies):
@@ -295,7 +296,7 @@ class ContextStore:
             pipe.zincrby(keys.popularity_key(self.tenant, epoch), weight, item_id)
         for epoch in {epoch for epoch, _ in weights}:
             pipe.expire(keys.popularity_key(self.tenant, epoch), popularity.ttl_s(self.popularity_half_life_s))
-        pipe.execute()
+        metrics.execute(pipe, "popularity_write")
 
 
 def _applied_from_our_log(events: list[dict], logged: set[str], accepted: list[dict]) -> list[dict]:
