@@ -51,6 +51,9 @@ class Settings:
     """A timestamp before this is refused; backfills of older history stay possible after it."""
     max_profile_bytes: int = 65_536
     """A visitor profile larger than this (as compact JSON) is refused with 413."""
+    contact_limit_per_week: int = 3
+    """The contact policy: at most this many messages per person per outbound channel per week, across all
+    placements with channel choose (docs/channels.md)."""
     dedup_window_days: float = 7.0
     """Event ids are remembered this long for dropping duplicates; a repeat after that counts again."""
     popularity_half_life_days: float = 7.0

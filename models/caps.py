@@ -28,17 +28,28 @@ def channel_field(channel: str) -> str:
     return f"c|{channel}"
 
 
-def impression_increments(day: int, item_ids: list[str], placement_id: str, channel: str | None) -> dict[str, int]:
-    """The counter increments of one decision that showed `item_ids` (the decision's one write)."""
+def contact_field(day: int, channel: str) -> str:
+    """Messages sent to the person on an outbound channel that day (the contact policy, models.channel_choice)."""
+    return f"{day}|o|{channel}"
+
+
+def impression_increments(
+    day: int, item_ids: list[str], placement_id: str, channel: str | None, contact: str | None = None
+) -> dict[str, int]:
+    """The counter increments of one decision that showed `item_ids` (the decision's one write); `contact`:
+    the outbound channel the decision chose, counted once (a message, whatever its number of items)."""
     increments = {item_field(day, i): 1 for i in item_ids}
     increments[placement_field(day, placement_id)] = 1
     if channel:
         increments[channel_field(channel)] = len(item_ids)  # impressions: items, not decisions
+    if contact:
+        increments[contact_field(day, contact)] = 1
     return increments
 
 
 def impressions(counts: dict[str, int], kind: str, name: str, today: int, days: int) -> int:
-    """Impressions of an item (`i`) or placement (`p`) over the last `days` day buckets."""
+    """Impressions of an item (`i`) or placement (`p`), or messages on a channel (`o`), over the last `days`
+    day buckets."""
     return sum(counts.get(f"{day}|{kind}|{name}", 0) for day in range(today - days + 1, today + 1))
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import yaml
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from models.errors import ConfigError, ValidationFailed
 from models.journey import JourneyMap
@@ -20,6 +20,8 @@ ITEM_KINDS = ("content", "offer", "action")
 OBJECTIVES = ("click", "value", "progress")
 CAP_WINDOWS = {"per_visitor_per_day": 1, "per_visitor_per_week": 7}
 FILTER_OPS = ("equals", "in", "contains")
+CHOOSE = "choose"
+"""A placement's `channel` when its decisions choose the channel among its `channels` (models.channel_choice)."""
 
 _id = config_name()
 _tag = short_text(64)
@@ -129,6 +131,33 @@ class ExplorationSchema(_Strict):
     )
 
 
+def minutes_of(text: str) -> int:
+    """ "HH:MM" (24-hour clock) as minutes after midnight; ValueError otherwise."""
+    hours, _, minutes = text.partition(":")
+    if len(hours) != 2 or len(minutes) != 2 or not (hours.isdigit() and minutes.isdigit()):
+        raise ValueError(f"{text!r} is not HH:MM")
+    if int(hours) > 23 or int(minutes) > 59:
+        raise ValueError(f"{text!r} is not a time of day")
+    return int(hours) * 60 + int(minutes)
+
+
+class QuietHoursSchema(_Strict):
+    start = fields.String(required=True, metadata={"description": "HH:MM, the person's local time"})
+    end = fields.String(required=True, metadata={"description": "HH:MM; before start: the window runs over midnight"})
+    channels = fields.List(
+        fields.String(validate=short_text(32)),
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": "the interruptive channels silenced; absent: push, sms, call_center"},
+    )
+
+    @validates("start", "end")
+    def _time_of_day(self, value, **_):
+        try:
+            minutes_of(value)
+        except ValueError as error:
+            raise ValidationError("must be HH:MM, 00:00 to 23:59") from error
+
+
 class PlacementSchema(_Strict):
     id = fields.String(required=True, validate=_id)
     slots = StrictInteger(load_default=1, validate=validate.Range(1, 50))
@@ -148,6 +177,33 @@ class PlacementSchema(_Strict):
         validate=validate.Length(max=50),
         metadata={"description": "event types that count as a response here; empty = the journey's outcomes"},
     )
+    channel = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Equal(CHOOSE),
+        metadata={"description": "choose: the decision chooses the channel among `channels` (docs/channels.md)"},
+    )
+    channels = fields.List(
+        fields.String(validate=short_text(32)),
+        load_default=list,
+        validate=validate.Length(max=20),
+        metadata={"description": "with channel choose: the outbound channels it may use, journey map channels"},
+    )
+    quiet_hours = fields.Nested(
+        QuietHoursSchema,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "with channel choose: when, in the person's time zone, interruptive channels rest"},
+    )
+
+    @validates_schema
+    def _channel_choice(self, data, **_):
+        if data.get("channel") == CHOOSE and not data.get("channels"):
+            raise ValidationError("channel choose needs the channels it may choose from", "channels")
+        if data.get("channel") != CHOOSE and (data.get("channels") or data.get("quiet_hours")):
+            raise ValidationError("channels and quiet_hours apply to a placement with channel choose", "channel")
+        if len(set(data.get("channels") or ())) != len(data.get("channels") or ()):
+            raise ValidationError("each channel once", "channels")
 
     @validates("candidates")
     def _candidates_shape(self, value, **_):
@@ -208,9 +264,20 @@ def checked_placement(raw: object, journey: JourneyMap) -> Placement:
     placement = _loaded(Placement.from_dict, raw)
     errors = {}
     _refused(errors, "reward", [journey.unknown_fields(t, None).get("type") for t in placement.reward])
+    _refused(errors, "channels", [placement_channel_problems(placement, journey)])
     if errors:
         raise ValidationFailed("the placement names what the journey map does not: see errors per field", errors)
     return placement
+
+
+def placement_channel_problems(placement: Placement, journey: JourneyMap) -> list[str]:
+    """Why the placement's channels or quiet-hours channels are not the journey map's ([] when they are)."""
+    quiet = (placement.quiet_hours or {}).get("channels") or ()
+    return [
+        f"unknown channel {c!r}: the journey map's channels are {', '.join(journey.channels)}"
+        for c in dict.fromkeys([*placement.channels, *quiet])
+        if c not in journey.channels
+    ]
 
 
 def _loaded(build, raw: object):
@@ -279,6 +346,13 @@ class Placement:
     caps: dict = dataclasses.field(default_factory=dict)
     filters: tuple[dict, ...] = ()
     reward: tuple[str, ...] = ()
+    channel: str | None = None
+    channels: tuple[str, ...] = ()
+    quiet_hours: dict | None = None
+
+    @property
+    def chooses_channel(self) -> bool:
+        return self.channel == CHOOSE
 
     def candidate_ids(self, catalog: Catalog) -> list[str]:
         """The placement's pool: its explicit ids, or the catalog items matching its filter."""
@@ -301,12 +375,17 @@ class Placement:
         data["default_items"] = tuple(data["default_items"])
         data["filters"] = tuple(data["filters"])
         data["reward"] = tuple(data["reward"])
+        data["channels"] = tuple(data["channels"])
         return cls(**data)
 
     def to_dict(self) -> dict:
         raw = dataclasses.asdict(self)
         raw["candidates"] = list(self.candidates) if isinstance(self.candidates, tuple) else self.candidates
-        return PLACEMENT_SCHEMA.dump(raw)
+        dumped = PLACEMENT_SCHEMA.dump(raw)
+        for name in ("channel", "channels", "quiet_hours"):  # only when set: stored catalogs keep their shape
+            if not dumped.get(name):
+                dumped.pop(name, None)
+        return dumped
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,11 +11,13 @@ from models.catalog import ITEM_KINDS, Item
 from models.journey import JourneyMap
 from models.retrieval import SIGNAL_NAMES, Retrieval, signal_block, tag_profile
 
-FEATURE_SPEC_VERSION = "5"
-"""5: the candidate generators' signals (models.retrieval.SIGNAL_NAMES) joined the item features."""
+FEATURE_SPEC_VERSION = "6"
+"""5: the candidate generators' signals (models.retrieval.SIGNAL_NAMES) joined the item features.
+6: push and sms have channel codes of their own (they were `other`), so the models tell the outbound
+channels apart (the next best channel, docs/channels.md)."""
 DEFAULT_RECENT_CAP = 50
 """What every bundle before `feature_settings` was trained with (models.context.apply_event's default)."""
-CHANNELS = ("web", "app", "email", "store", "call_center", "social", "ads", "other")
+CHANNELS = ("web", "app", "email", "store", "call_center", "social", "ads", "push", "sms", "other")
 _LOG_DAY = math.log1p(86_400.0)
 
 

@@ -66,6 +66,57 @@ def score_candidates(
     return Scored(np.asarray(scores, dtype=float), p_response, next_stage, gain, matrix)
 
 
+def score_channels(
+    bundle: ModelBundle,
+    catalog: Catalog,
+    placement: Placement,
+    context: dict,
+    profile: dict,
+    channels: list[str],
+    now: float,
+    item_ids: list[str],
+) -> dict[str, Scored]:
+    """`score_candidates` under each of `channels`, as if the decision were made there: one matrix of
+    channels x items rows (only the context's channel features differ between the blocks), one call of
+    the content model; for `progress`, one call of the next-stage model over every channel's rows."""
+    spec, n = bundle.spec, len(item_ids)
+    rows = [spec.context_row(context, now, channel, profile) for channel in channels]
+    block = spec.content_matrix(
+        context, now, channels[0], item_ids, bundle.item_stats, catalog.items, profile, context_row=rows[0]
+    )
+    matrix = np.tile(block, (len(channels), 1))
+    for k, row in enumerate(rows):
+        matrix[k * n : (k + 1) * n, : len(row)] = row
+    p_all = np.asarray(bundle.content.predict(matrix), dtype=float).reshape(len(channels), n)
+    classes = bundle.classes
+    values = np.array([catalog.items[i].value for i in item_ids]) if placement.objective == "value" else 1.0
+    if placement.objective == "progress":
+        ns_rows = []
+        for channel, row in zip(channels, rows):
+            ns_rows.append(row)
+            ns_rows += [
+                spec.context_row(
+                    _after_response(context, catalog.items[i], channel, now, bundle), now, channel, profile
+                )
+                for i in item_ids
+            ]
+        probabilities = bundle.next_stage.predict_proba(np.asarray(ns_rows)).reshape(len(channels), n + 1, -1)
+    else:
+        probabilities = bundle.next_stage.predict_proba(np.asarray(rows))[:, None, :]
+    out = {}
+    for k, channel in enumerate(channels):
+        gain = None
+        if placement.objective == "progress":
+            advance = _p_advance(probabilities[k], classes, context["stage"])
+            gain = advance[1:] - advance[0]
+            scores = p_all[k] * gain
+        else:
+            scores = p_all[k] * values
+        next_stage = {name: round(float(p), 4) for name, p in zip(classes, probabilities[k, 0])}
+        out[channel] = Scored(np.asarray(scores, dtype=float), p_all[k], next_stage, gain, matrix[k * n : (k + 1) * n])
+    return out
+
+
 def shortlist(
     bundle: ModelBundle, catalog: Catalog, context: dict, eligible: list[str], size: int = SHORTLIST
 ) -> tuple[list[str], dict[str, str]]:

@@ -13,13 +13,23 @@ import numpy as np
 
 from journal.erasures import erased_fields
 from journal.writer import DailyLog
+from models import channel_choice
 from models.bundle import ModelBundle
 from models.catalog import Catalog, Placement
 from models.errors import Erased, NotFound, StoreUnavailable, ValidationFailed
 from models.policy import holdout_bucket, select, with_uncertainty_bonus
 from models.pools import Pool
 from models.rules import Rules
-from models.scoring import SHORTLIST, pool_by_popularity, retrieve, score_candidates, shortlist, top_contributions
+from models.scoring import (
+    SHORTLIST,
+    Scored,
+    pool_by_popularity,
+    retrieve,
+    score_candidates,
+    score_channels,
+    shortlist,
+    top_contributions,
+)
 from service import caps
 from service.catalog_store import CatalogStore
 from service.eligibility import screen
@@ -47,6 +57,14 @@ class Situation:
     state: VisitorState | None
     limit: int
     trace: dict
+    permitted: list[str] = dataclasses.field(default_factory=list)
+    """With channel choose: the placement's channels that may reach this person now (consent, quiet hours,
+    contact policy), in the placement's order; `refused`: why each other one may not."""
+    refused: dict[str, str] = dataclasses.field(default_factory=dict)
+    channel_propensity: float = 1.0
+    """With channel choose: the policy's probability of the channel it chose (1 without exploration)."""
+    nothing: str | None = None
+    """With channel choose: why the decision sends nothing (no channel may be used), else None."""
 
     @property
     def context(self) -> dict | None:
@@ -74,6 +92,7 @@ class DecisionEngine:
         rules: Rules,
         decision_log: DailyLog,
         seed: int | None = None,
+        contact_limit: int = 3,
     ):
         self.store = store
         self.catalogs = catalogs
@@ -81,6 +100,8 @@ class DecisionEngine:
         self.rules = rules
         self.decision_log = decision_log
         self.rng = np.random.default_rng(seed)
+        self.contact_limit = contact_limit
+        """The contact policy: at most this many messages per person per outbound channel per week."""
 
     def decide(self, request: dict) -> dict:
         """Rank the placement's eligible candidates for this visitor now, count and log what is shown."""
@@ -108,7 +129,7 @@ class DecisionEngine:
         here = Situation(
             request=request,
             now=now,
-            channel=(request.get("context") or {}).get("channel"),
+            channel=None if placement.chooses_channel else (request.get("context") or {}).get("channel"),
             profile_id=profile_id,
             catalog=catalog,
             placement=placement,
@@ -121,10 +142,14 @@ class DecisionEngine:
         candidates = pool.ids if pool is not None else _candidates(catalog, placement, request.get("candidates"))
         trace["candidates"] = candidates
         branch = self._branch(here)
+        if placement.chooses_channel:
+            self._permitted_channels(here)
         next_stage: dict = {}
         eligible: list[str] = []
-        if branch in ("holdout", "default"):
-            eligible = self._defaults(here)
+        if placement.chooses_channel and not here.permitted:
+            shown = []
+        elif branch in ("holdout", "default"):
+            eligible = self._on_first_channel(here, self._defaults(here))
             shown = [(i, 1.0, [trace["branch_reason"]], None) for i in eligible][: here.limit]
         elif branch == "capped":
             shown = []
@@ -158,12 +183,22 @@ class DecisionEngine:
             "policy": branch,
             "model_version": bundle.version if bundle and branch == "model" else None,
         }
+        if placement.chooses_channel:
+            if not shown and here.nothing is None:
+                here.nothing = "no eligible item" if branch != "capped" else trace["branch_reason"]
+            decision["channel"] = here.channel if shown else None
+            if not shown:
+                decision["nothing"] = here.nothing
         shadow = self._shadow(here, branch, eligible)
         if state is not None and shown:
             self._count_impressions(here, decision["items"])
         self._log(here, decision, eligible, shadow)
         _with_display_fields(decision["items"], catalog, request.get("include"))  # for the answer, not the log
         if request.get("explain"):
+            if placement.chooses_channel:
+                trace.setdefault("channel", {}).update(
+                    {"chosen": decision["channel"], "propensity": round(here.channel_propensity, 6)}
+                )
             trace["caps"] = caps_state(catalog, placement, candidates, here.impressions, now)
             decision["explain"] = trace
         return decision
@@ -260,9 +295,14 @@ class DecisionEngine:
                     ranked, proposed = shortlist(bundle, catalog, context, eligible)
                 else:
                     ranked, proposed = eligible, retrieved
-                scored = score_candidates(
-                    bundle, catalog, placement, context, here.profile, here.channel, here.now, ranked
-                )
+                if placement.chooses_channel:
+                    scored, ranked = self._choose_channel(here, ranked)
+                    if scored is None:
+                        return branch, [], {}
+                else:
+                    scored = score_candidates(
+                        bundle, catalog, placement, context, here.profile, here.channel, here.now, ranked
+                    )
                 eligible = ranked  # the generators' shortlist (the whole pool when it is small)
             except Exception as error:  # a broken model must not break the page: fall back, say so
                 log.exception("model %s failed, answering from popularity", bundle.version)
@@ -271,6 +311,10 @@ class DecisionEngine:
             if branch == "model":
                 trace["branch_reason"] = "model error" if "model_error" in trace else "no model loaded"
             branch = "fallback"
+            if placement.chooses_channel and here.channel is None:
+                eligible = self._on_first_channel(here, eligible)
+                if not eligible:
+                    return branch, [], {}
             scores = self._popularity(eligible, here.state.popularity if here.state else {}, bundle)
             next_stage = {}
         else:
@@ -313,7 +357,7 @@ class DecisionEngine:
                 why.insert(0, trace["branch_reason"])
             if pick.explored:
                 why.append(f"exploration ({describe(exploration)})")
-            shown.append((item_id, pick.propensity, why, scores[pick.index]))
+            shown.append((item_id, pick.propensity * here.channel_propensity, why, scores[pick.index]))
         if here.request.get("explain") and scored is not None:
             contributions = self._contributions(bundle, scored.matrix[[p.index for p in picks]], trace)
             trace["items"] = {
@@ -330,6 +374,102 @@ class DecisionEngine:
                 for p, c in zip(picks, contributions)
             }
         return branch, shown, next_stage
+
+    def _permitted_channels(self, here: Situation) -> None:
+        """With channel choose: which of the placement's channels may reach this person now. Consent per
+        channel (the profile's consent.<channel>), quiet hours in the person's time zone, the contact policy
+        (messages this week per channel, read with the context); with none, the decision sends nothing."""
+        placement, profile = here.placement, here.profile
+        if here.state is None:  # consent and messages sent are unknown: nothing is sent
+            here.nothing = "context store unreachable: consent and contact policy unknown, nothing sent"
+            here.trace["channel"] = {"permitted": [], "reason": here.nothing}
+            return
+        zone, note = channel_choice.person_zone(profile)
+        quiet = channel_choice.quiet_channels(placement.quiet_hours, here.now, zone)
+        consent = channel_choice.channel_consent(profile, placement.channels, self.rules.require_consent)
+        sent = channel_choice.contact_counts(here.impressions, placement.channels, here.now)
+        here.permitted, here.refused = channel_choice.permitted(
+            placement.channels, consent, quiet, sent, self.contact_limit
+        )
+        if not here.permitted:
+            why = "; ".join(f"{c}: {reason}" for c, reason in here.refused.items())
+            here.nothing = f"no channel may be used ({why})"
+        local = dt.datetime.fromtimestamp(here.now, zone)
+        here.trace["channel"] = {
+            "local_time": local.isoformat(timespec="minutes"),
+            "timezone": str(zone),
+            "quiet": sorted(quiet),
+            "messages_this_week": sent,
+            "permitted": list(here.permitted),
+            "refused": dict(here.refused),
+            **({"note": note} if note else {}),
+            **({"reason": here.nothing} if here.nothing else {}),
+        }
+
+    def _on_first_channel(self, here: Situation, items: list[str]) -> list[str]:
+        """Without scores (holdout, default, fallback): the first permitted channel any of `items` may be sent
+        on, set as the decision's channel, and those of `items` that may be sent there."""
+        if not here.placement.chooses_channel:
+            return items
+        for channel in here.permitted:
+            there = [i for i in items if here.catalog.items[i].eligible_for(None, channel)]
+            if there:
+                here.channel = channel
+                here.trace["channel"]["reason"] = (
+                    f"first permitted channel with an item ({here.trace['branch_reason']})"
+                )
+                return there
+        return []
+
+    def _choose_channel(self, here: Situation, items: list[str]) -> tuple[Scored | None, list[str]]:
+        """With channel choose: score `items` under every permitted channel at once (models.scoring
+        .score_channels), choose the channel (models.channel_choice, with the placement's exploration), and
+        return the chosen channel's scores and the items that may be sent there."""
+        catalog = here.catalog
+        by_channel = score_channels(
+            here.bundle, catalog, here.placement, here.context, here.profile, here.permitted, here.now, items
+        )
+        masked = {
+            c: np.where([catalog.items[i].eligible_for(None, c) for i in items], scored.scores, -np.inf)
+            for c, scored in by_channel.items()
+        }
+        choice = channel_choice.decide_channel(
+            masked,
+            here.permitted,
+            dict.fromkeys(here.permitted, True),  # already screened: consent, quiet hours, contact policy
+            (),
+            {},
+            self.contact_limit,
+            here.placement.exploration,
+            self.rng,
+        )
+        trace = here.trace["channel"]
+        trace["reason"] = choice.reason
+        for c, scored in by_channel.items():
+            best = int(np.argmax(masked[c])) if np.isfinite(masked[c]).any() else None
+            trace.setdefault("scores", {})[c] = (
+                {
+                    "best_item": items[best],
+                    "score": round(float(masked[c][best]), 6),
+                    "p_response": round(float(scored.p_response[best]), 6),
+                }
+                if best is not None
+                else None
+            )
+        if choice.channel is None:
+            here.nothing = choice.reason
+            return None, []
+        here.channel, here.channel_propensity = choice.channel, choice.propensity
+        keep = np.flatnonzero(np.isfinite(masked[choice.channel]))
+        scored = by_channel[choice.channel]
+        chosen = Scored(
+            masked[choice.channel][keep],
+            scored.p_response[keep],
+            scored.next_stage,
+            scored.advance_gain[keep] if scored.advance_gain is not None else None,
+            scored.matrix[keep],
+        )
+        return chosen, [items[k] for k in keep]
 
     def _contributions(self, bundle: ModelBundle, matrix: np.ndarray, trace: dict) -> list:
         """Top feature contributions per shown item; if the model cannot give them, None each and the
@@ -392,7 +532,10 @@ class DecisionEngine:
         """The decision's one write: impression counters for caps and channel preference."""
         today = caps.day_of(here.now)
         channel = self.models.journey.counted_channel(here.channel) if here.channel else None  # bounded fields
-        increments = caps.impression_increments(today, [i["item_id"] for i in items], here.placement.id, channel)
+        contact = channel if here.placement.chooses_channel else None  # a message: the contact policy counts it
+        increments = caps.impression_increments(
+            today, [i["item_id"] for i in items], here.placement.id, channel, contact
+        )
         try:
             self.store.record_impressions(here.profile_id, increments, caps.stale_fields(here.impressions, today))
         except StoreUnavailable as error:
@@ -409,7 +552,12 @@ class DecisionEngine:
             **({"shadow": shadow} if shadow else {}),
             "ts": here.now,
             "timestamp": dt.datetime.fromtimestamp(here.now, dt.UTC).isoformat().replace("+00:00", "Z"),
-            "channel": here.channel,
+            "channel": here.channel if decision["items"] or not here.placement.chooses_channel else None,
+            **(
+                {"channel_propensity": round(here.channel_propensity, 6), "channels_permitted": here.permitted}
+                if here.placement.chooses_channel
+                else {}
+            ),
             "items": [{**item, "position": position} for position, item in enumerate(decision["items"])],
             "context": _snapshot(here.context),
             # what the model read of the profile, so evaluation can score it as serving did

@@ -7,6 +7,7 @@ import datetime as dt
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from models.catalog import DISPLAY_FIELDS
+from models.channel_choice import TIMEZONE_ATTRIBUTE, timezone_problem
 from models.events import EventSchema
 from models.journey import JourneyMap
 from models.strict import StrictBoolean, StrictInteger
@@ -79,6 +80,14 @@ class ProfileSchema(StrictSchema):
             "description": "third-party and other attributes (the whole profile at most settings.max_profile_bytes)"
         },
     )
+
+    @validates_schema
+    def _known_timezone(self, data, **_):
+        attributes = data.get("attributes") or {}
+        if TIMEZONE_ATTRIBUTE in attributes:
+            problem = timezone_problem(attributes[TIMEZONE_ATTRIBUTE])
+            if problem:
+                raise ValidationError(problem, f"attributes.{TIMEZONE_ATTRIBUTE}")
 
     @validates_schema
     def _not_empty(self, data, **_):
@@ -175,6 +184,13 @@ class DecisionSchema(Schema):
     )
     model_version = fields.String(allow_none=True)
     user_id = fields.String(allow_none=True)
+    channel = fields.String(
+        allow_none=True,
+        metadata={"description": "with a placement whose channel is choose: the channel to send on (docs/channels.md)"},
+    )
+    nothing = fields.String(
+        metadata={"description": "with channel choose and no items: why nothing is sent (consent, contact policy)"}
+    )
     explain = fields.Dict(
         metadata={"description": "candidates, removed (rule), boosts, pinned, caps, per-item contributions, branch"}
     )

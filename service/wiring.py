@@ -100,7 +100,14 @@ def build_services(settings: Settings) -> Services:
         future_margin_s=settings.future_margin_s,
         erasures=erasures,
     )
-    engine = DecisionEngine(store, catalogs, models, Rules.load(settings.config_dir / "rules.yaml"), decision_log)
+    engine = DecisionEngine(
+        store,
+        catalogs,
+        models,
+        Rules.load(settings.config_dir / "rules.yaml"),
+        decision_log,
+        contact_limit=settings.contact_limit_per_week,
+    )
     live = LiveSignals(models, settings.data_dir / "events", settings) if settings.live_signals_items > 0 else None
     eraser = Eraser(
         store,
