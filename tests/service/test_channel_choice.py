@@ -145,8 +145,8 @@ def channel_registry(tmp_path_factory):
     rng = np.random.default_rng(5)
     start = dt.datetime(2025, 3, 3, tzinfo=dt.UTC).timestamp()
     events, decisions = [], []
-    for n in range(1200):
-        visitor, ts = f"c{n}", start + n * 21_600  # every 6 hours: most journeys end within the data's span
+    for n in range(500):
+        visitor, ts = f"c{n}", start + n * 43_200  # every 12 hours: most journeys end within the data's span
         events.append(_event(f"e{n}", visitor, "page_view", ts, "web"))
         events.append(_event(f"v{n}", visitor, "product_view", ts + 3_600, "web"))
         item, channel = rng.choice([EMAIL_ITEM, PUSH_ITEM]), rng.choice(["email", "push"])
