@@ -132,7 +132,12 @@ def test_choosing_a_channel_costs_one_read_and_one_write(model_settings, monkeyp
 # -- learning per channel ------------------------------------------------------------------------------
 
 EMAIL_ITEM, PUSH_ITEM = "guide_ev_charging", "offer_ev_grant"
-RESPONSE = {(EMAIL_ITEM, "email"): 0.5, (EMAIL_ITEM, "push"): 0.02, (PUSH_ITEM, "email"): 0.02, (PUSH_ITEM, "push"): 0.5}
+RESPONSE = {
+    (EMAIL_ITEM, "email"): 0.5,
+    (EMAIL_ITEM, "push"): 0.02,
+    (PUSH_ITEM, "email"): 0.02,
+    (PUSH_ITEM, "push"): 0.5,
+}
 
 
 @pytest.fixture(scope="module")
