@@ -50,7 +50,7 @@ def logged(settings) -> list[dict]:
 
 def test_choose_answers_a_channel_says_why_and_logs_it(model_settings):
     client = create_app(model_settings).test_client()
-    put_outreach(client)
+    put_outreach(client, exploration={"uncertainty_bonus": 0})
     client.post("/v1/events", json={"visitor_id": "p1", "type": "product_view", "item_id": CONTENT[1]})
     decision = decide(client, explain=True)
     assert decision["policy"] == "model" and len(decision["items"]) == 1
@@ -64,6 +64,15 @@ def test_choose_answers_a_channel_says_why_and_logs_it(model_settings):
     assert record["channel"] == decision["channel"] and record["channel_propensity"] == 1.0
     shown = read_shown_items(sorted((model_settings.data_dir / "decisions").glob("*.jsonl")))
     assert shown["channel"].tolist() == [decision["channel"]]  # what training, lift and OPE read
+
+
+def test_the_logged_propensity_is_of_the_item_on_the_channel(model_settings):
+    client = create_app(model_settings).test_client()
+    put_outreach(client, exploration={"epsilon": 1.0, "uncertainty_bonus": 0})  # uniform over 3 channels, 3 items
+    decision = decide(client)
+    assert decision["items"][0]["propensity"] == round(1 / 9, 6)
+    [record] = logged(model_settings)
+    assert record["channel_propensity"] == round(1 / 3, 6) and record["channels_permitted"] == ["email", "push", "sms"]
 
 
 def test_a_channel_without_consent_is_never_chosen(client):
