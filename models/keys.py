@@ -60,7 +60,7 @@ def popularity_key(tenant: str, epoch: int) -> str:
 
 
 def caps_key(tenant: str, visitor_id: str) -> str:
-    """Hash of impression counts: `<day>|i|<item>`, `<day>|p|<placement>` and `c|<channel>`."""
+    """Hash of impression counts: `<day>|i|<item>`, `<day>|p|<placement>`, `<day>|o|<channel>` and `c|<channel>`."""
     return f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:caps"
 
 
