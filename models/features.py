@@ -14,7 +14,8 @@ from models.retrieval import SIGNAL_NAMES, Retrieval, signal_block, tag_profile
 FEATURE_SPEC_VERSION = "6"
 """5: the candidate generators' signals (models.retrieval.SIGNAL_NAMES) joined the item features.
 6: push and sms have channel codes of their own (they were `other`), so the models tell the outbound
-channels apart (the next best channel, docs/channels.md)."""
+channels apart, and `item_channel_response_rate` (the item's logged response rate on the decision's
+channel) joined the item features: the next best channel, docs/channels.md."""
 DEFAULT_RECENT_CAP = 50
 """What every bundle before `feature_settings` was trained with (models.context.apply_event's default)."""
 CHANNELS = ("web", "app", "email", "store", "call_center", "social", "ads", "push", "sms", "other")
@@ -61,6 +62,7 @@ class FeatureSpec:
             "item_interest_match",
             "item_kind",
             "position",
+            "item_channel_response_rate",
             *SIGNAL_NAMES,
         ]
         self.content_names = self.context_names + self.item_names
@@ -143,11 +145,13 @@ class FeatureSpec:
         interests = (profile or {}).get("interests") or ()
         matrix = np.empty((len(item_ids), len(self.content_names)), dtype=np.float64)
         matrix[:, : len(base)] = base
-        matrix[:, len(base) :] = self.item_block(ctx, item_ids, item_stats, catalog_items, interests, positions, now)
+        matrix[:, len(base) :] = self.item_block(
+            ctx, item_ids, item_stats, catalog_items, interests, positions, now, channel
+        )
         return matrix
 
     def item_block(
-        self, ctx, item_ids, item_stats, catalog_items, interests=(), positions=None, now=None
+        self, ctx, item_ids, item_stats, catalog_items, interests=(), positions=None, now=None, channel=None
     ) -> np.ndarray:
         """Item-side features for each candidate, given the visitor's context."""
         stage = ctx["stage"]
@@ -188,9 +192,13 @@ class FeatureSpec:
                     ITEM_KINDS.index(item.kind),
                 )
         block[:, 9] = positions if positions is not None else 0
+        block[:, CHANNEL_RATE_COLUMN] = item_stats.channel_rates(item_ids, channel)
         return block
 
 
+CHANNEL_RATE_COLUMN = 10
+"""`item_channel_response_rate`'s place among the item features: the one item feature that depends on the
+channel (models.scoring.score_channels sets it per channel)."""
 _EMPTY: list[Retrieval] = []
 
 
@@ -223,10 +231,12 @@ class ItemStats:
 
     PRIOR_IMPRESSIONS = 20.0
 
-    def __init__(self, counts: dict[str, dict[str, int]] | None = None, shown=None, responded=None):
+    def __init__(self, counts: dict[str, dict[str, int]] | None = None, shown=None, responded=None, by_channel=None):
         self.counts = counts or {}
         self.shown: dict[str, int] = shown or {}
         self.responded: dict[str, int] = responded or {}
+        self.by_channel: dict[str, dict[str, list[int]]] = by_channel or {}
+        """channel -> item -> [impressions, responses] on that channel, from logged decisions."""
         self._totals = {item: sum(by_stage.values()) for item, by_stage in self.counts.items()}
         self._grand_total = sum(self._totals.values())
         self._ranked: dict[str | None, tuple[int, list[str]]] = {}
@@ -235,11 +245,16 @@ class ItemStats:
         bundle's frozen form in serving; None reads as no signal."""
 
     def to_dict(self) -> dict:
-        return {"engagements": self.counts, "shown": self.shown, "responded": self.responded}
+        return {
+            "engagements": self.counts,
+            "shown": self.shown,
+            "responded": self.responded,
+            "by_channel": self.by_channel,
+        }
 
     @classmethod
     def from_dict(cls, raw: dict) -> ItemStats:
-        return cls(raw.get("engagements"), raw.get("shown"), raw.get("responded"))
+        return cls(raw.get("engagements"), raw.get("shown"), raw.get("responded"), raw.get("by_channel"))
 
     def add(self, item_id: str, stage: str | None) -> None:
         by_stage = self.counts.setdefault(item_id, {})
@@ -248,10 +263,27 @@ class ItemStats:
         self._totals[item_id] = self._totals.get(item_id, 0) + 1
         self._grand_total += 1
 
-    def add_impression(self, item_id: str, responded: bool) -> None:
+    def add_impression(self, item_id: str, responded: bool, channel: str | None = None) -> None:
         self.shown[item_id] = self.shown.get(item_id, 0) + 1
         if responded:
             self.responded[item_id] = self.responded.get(item_id, 0) + 1
+        if isinstance(channel, str) and channel:  # a logged decision without a channel reads as NaN or None
+            counts = self.by_channel.setdefault(channel, {}).setdefault(item_id, [0, 0])
+            counts[0] += 1
+            counts[1] += bool(responded)
+
+    def channel_rates(self, item_ids: list[str], channel: str | None) -> np.ndarray:
+        """Each item's responses per impression on `channel`, smoothed toward the item's own rate (its
+        `response_rate`); -1 where no decision was logged, or without a channel."""
+        n = len(item_ids)
+        if not self.shown or not channel:
+            return np.full(n, -1.0)
+        on = self.by_channel.get(channel, {})
+        none = (0, 0)
+        counts = np.asarray([on.get(i, none) for i in item_ids], dtype=np.float64).reshape(n, 2)
+        _, _, overall = self.columns(item_ids, None)
+        k = self.PRIOR_IMPRESSIONS
+        return (counts[:, 1] + k * overall) / (counts[:, 0] + k)
 
     def response_rate(self, item_id: str) -> float:
         """Responses per impression, smoothed toward the overall rate; -1 when nothing was logged."""

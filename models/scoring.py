@@ -10,6 +10,7 @@ import numpy as np
 from models.bundle import ModelBundle
 from models.catalog import Catalog, Placement
 from models.context import apply_event, copy_context
+from models.features import CHANNEL_RATE_COLUMN
 from models.pools import Pool
 from models.retrieval import candidates, recent_items, tag_profile
 
@@ -77,7 +78,7 @@ def score_channels(
     item_ids: list[str],
 ) -> dict[str, Scored]:
     """`score_candidates` under each of `channels`, as if the decision were made there: one matrix of
-    channels x items rows (only the context's channel features differ between the blocks), one call of
+    channels x items rows (only the channel features differ between the blocks), one call of
     the content model; for `progress`, one call of the next-stage model over every channel's rows."""
     spec, n = bundle.spec, len(item_ids)
     rows = [spec.context_row(context, now, channel, profile) for channel in channels]
@@ -85,8 +86,10 @@ def score_channels(
         context, now, channels[0], item_ids, bundle.item_stats, catalog.items, profile, context_row=rows[0]
     )
     matrix = np.tile(block, (len(channels), 1))
-    for k, row in enumerate(rows):
+    rate = len(rows[0]) + CHANNEL_RATE_COLUMN
+    for k, (channel, row) in enumerate(zip(channels, rows)):
         matrix[k * n : (k + 1) * n, : len(row)] = row
+        matrix[k * n : (k + 1) * n, rate] = bundle.item_stats.channel_rates(item_ids, channel)
     p_all = np.asarray(bundle.content.predict(matrix), dtype=float).reshape(len(channels), n)
     classes = bundle.classes
     values = np.array([catalog.items[i].value for i in item_ids]) if placement.objective == "value" else 1.0

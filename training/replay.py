@@ -152,7 +152,7 @@ def replay(
             ct_y.extend(d["rewards"])
             for item_id, reward in zip(d["items"], d["rewards"]):
                 # counted after the decision's own rows: a later decision sees it, this one does not
-                item_stats.add_impression(item_id, bool(reward))
+                item_stats.add_impression(item_id, bool(reward), d["channel"])
             ct_ts.extend([d["ts"]] * len(d["items"]))
             ct_group.extend([moment.index] * len(d["items"]))
             ct_items.extend(d["items"])

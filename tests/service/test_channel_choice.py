@@ -140,7 +140,8 @@ def test_choosing_a_channel_costs_one_read_and_one_write(model_settings, monkeyp
 
 # -- learning per channel ------------------------------------------------------------------------------
 
-EMAIL_ITEM, PUSH_ITEM = "guide_ev_charging", "offer_ev_grant"
+EMAIL_ITEM, PUSH_ITEM = "guide_ev_charging", "review_x5_press"
+"""Two articles alike in kind and value: what tells them apart per channel is their logged response there."""
 RESPONSE = {
     (EMAIL_ITEM, "email"): 0.5,
     (EMAIL_ITEM, "push"): 0.02,
@@ -151,8 +152,8 @@ RESPONSE = {
 
 @pytest.fixture(scope="module")
 def channel_registry(tmp_path_factory):
-    """A real (small) LightGBM bundle trained on logged decisions where the guide is answered on email and
-    the grant offer on push: the channel and the item were drawn at random (propensity 1/4 each)."""
+    """A real (small) LightGBM bundle trained on logged decisions where the charging guide is answered on email
+    and the press review on push: the channel and the item were drawn at random (propensity 1/4 each)."""
     from training.train import train
 
     root = tmp_path_factory.mktemp("channels")
