@@ -140,8 +140,9 @@ def test_choosing_a_channel_costs_one_read_and_one_write(model_settings, monkeyp
 
 # -- learning per channel ------------------------------------------------------------------------------
 
-EMAIL_ITEM, PUSH_ITEM = "guide_ev_charging", "review_x5_press"
-"""Two articles alike in kind and value: what tells them apart per channel is their logged response there."""
+EMAIL_ITEM, PUSH_ITEM = "letter_a", "letter_b"
+"""Two items alike in every feature the catalog gives (kind, value, tags, stages): what tells them apart per
+channel is only their logged response there (item_channel_response_rate)."""
 RESPONSE = {
     (EMAIL_ITEM, "email"): 0.5,
     (EMAIL_ITEM, "push"): 0.02,
@@ -152,11 +153,17 @@ RESPONSE = {
 
 @pytest.fixture(scope="module")
 def channel_registry(tmp_path_factory):
-    """A real (small) LightGBM bundle trained on logged decisions where the charging guide is answered on email
-    and the press review on push: the channel and the item were drawn at random (propensity 1/4 each)."""
+    """The demo configuration with two alike items, and a real (small) LightGBM bundle trained on logged
+    decisions where one is answered on email and the other on push: the channel and the item were drawn at
+    random (propensity 1/4 each). Returns (registry, config directory)."""
     from training.train import train
 
     root = tmp_path_factory.mktemp("channels")
+    config_dir = root / "config"
+    shutil.copytree(_config_dir(), config_dir)
+    with (config_dir / "catalog.yaml").open("a") as catalog:
+        for item in (EMAIL_ITEM, PUSH_ITEM):
+            catalog.write(f"  - {{id: {item}, kind: content, title: A letter, tags: [letter], value: 1.0}}\n")
     rng = np.random.default_rng(5)
     start = dt.datetime(2025, 3, 3, tzinfo=dt.UTC).timestamp()
     events, decisions = [], []
@@ -183,23 +190,23 @@ def channel_registry(tmp_path_factory):
             events.append({**click, "item_id": str(item), "decision_id": decision_id})
     (root / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     (root / "decisions.jsonl").write_text("".join(json.dumps(d) + "\n" for d in decisions))
-    config = Catalog.load(_config_dir())
     train(
         root / "events.jsonl",
         root / "registry",
-        JourneyMap.load(_config_dir() / "journey.yaml"),
-        config,
+        JourneyMap.load(config_dir / "journey.yaml"),
+        Catalog.load(config_dir),
         decisions_path=root / "decisions.jsonl",
         progress=lambda _: None,
         full_catalog_queries=0,
     )
-    return root / "registry"
+    return root / "registry", config_dir
 
 
 def test_the_model_learns_which_channel_each_item_is_answered_on(settings, channel_registry, tmp_path):
+    trained, config_dir = channel_registry
     registry = tmp_path / "models"
-    shutil.copytree(channel_registry, registry)
-    client = create_app(dataclasses.replace(settings, registry=registry)).test_client()
+    shutil.copytree(trained, registry)
+    client = create_app(dataclasses.replace(settings, registry=registry, config_dir=config_dir)).test_client()
     for item, channel in ((EMAIL_ITEM, "email"), (PUSH_ITEM, "push")):
         put_outreach(client, candidates=[item], default_items=[item], channels=["push", "email"])
         decision = decide(client, visitor=f"new-{item}", explain=True)
