@@ -2,6 +2,7 @@
 policy, and the channel chosen with its probability."""
 
 import datetime as dt
+import json
 import zoneinfo
 
 import numpy as np
@@ -18,6 +19,7 @@ from models.channel_choice import (
     person_zone,
     quiet_channels,
 )
+from models.features import ItemStats
 
 NIGHT = {"start": "21:00", "end": "08:00"}
 
@@ -106,3 +108,22 @@ def test_decide_channel_logs_the_probability_of_what_it_drew():
     assert {d.propensity for d in drawn if d.channel == "email"} == {0.25}
     assert 60 < sum(d.channel == "email" for d in drawn) < 140  # about a quarter of 400
     assert all(d.reason.startswith("exploration") for d in drawn if d.channel == "email")
+
+
+def test_item_stats_count_responses_per_channel_and_keep_them_in_the_bundle():
+    stats = ItemStats()
+    for responded in (True, True, False, False):
+        stats.add_impression("x", responded, "email")
+    for _ in range(4):
+        stats.add_impression("x", False, "push")
+    stats.add_impression("x", False, float("nan"))  # a logged decision without a channel: counted overall only
+    email, push, none = (stats.channel_rates(["x", "y"], c) for c in ("email", "push", None))
+    overall = stats.columns(["x", "y"], None)[2]
+    k = ItemStats.PRIOR_IMPRESSIONS
+    assert email[0] == pytest.approx((2 + k * overall[0]) / (4 + k)) and push[0] == pytest.approx(
+        k * overall[0] / (4 + k)
+    )
+    assert email[1] == pytest.approx(overall[1])  # never shown on email: the item's own rate
+    assert list(none) == [-1.0, -1.0]
+    again = ItemStats.from_dict(json.loads(json.dumps(stats.to_dict())))
+    assert list(again.channel_rates(["x"], "email")) == list(email[:1])
