@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from journal.event_log import day_files, rows_of_lines
+from journal.erasures import Erasures
+from journal.event_log import day_files, rows_of_lines, without_erased
 
 IDENTITIES_LOG = "identities"
 """<data_dir>/identities/: one record per link or unlink, durable before the 2xx that accepted it."""
@@ -34,12 +35,15 @@ tablets fit; an id shared by a call centre's whole floor stops growing there."""
 
 
 def read_identity_log(data_dir: Path | str) -> pd.DataFrame:
-    """The identities log's records (links and unlinks) in time order; unreadable lines are skipped."""
+    """The identities log's records (links and unlinks) in time order; unreadable lines and the records of
+    erased ids (journal.erasures) are skipped."""
     rows: list[dict] = []
-    for path in day_files(Path(data_dir) / IDENTITIES_LOG):
+    directory = Path(data_dir) / IDENTITIES_LOG
+    for path in day_files(directory):
         found, _ = rows_of_lines(path, _link_row)
         rows.extend(found)
-    return _frame(rows)
+    frame, _ = without_erased(_frame(rows), Erasures.of_log(directory))
+    return frame.reset_index(drop=True)
 
 
 def links_seen_together(frame: pd.DataFrame, source: str) -> pd.DataFrame:
