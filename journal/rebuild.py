@@ -5,7 +5,9 @@ The journal is the source of truth and Redis a cache of its reduction (DESIGN.md
 rebuild replays the event log through the service's own reducer (models.context.apply_event), in
 time order per profile, so a rebuilt context is byte for byte the JSON live ingestion wrote; it
 counts the decision log's impressions with the service's own models.caps.impression_increments;
-each visitor's profile is the profile log's latest (journal.profile_log.LatestProfiles).
+each visitor's profile is the profile log's latest (journal.profile_log.LatestProfiles). Events and
+decisions are grouped by person (journal.identity.person_keys over the identities log and the links events
+carry), as serving groups them, and each device's link is written back (docs/identity.md).
 Writes are pipelined in batches, every key with its TTL, and never lose what live traffic wrote
 meanwhile: a context or a profile that exists is read again from the journal and replaced by
 compare-and-set; dedup digests are merged; counters and popularity take the larger value. Run it
@@ -81,6 +83,13 @@ for i = 3, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], packed)
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+# Write a device's link unless live traffic linked it since the loss (the live link is the newer one).
+LINK_IF_ABSENT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'person', ARGV[1], 'first', ARGV[2], 'ctx', ARGV[3], 'caps', ARGV[4], 'devices', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
 return 1
 """
 # Counters take the larger of the live and the rebuilt value (ARGV[2..]: field, count pairs).
@@ -395,8 +404,8 @@ def _write_counters(client: redis.Redis, tenant: str, counters: dict[str, dict[s
 
 def _write_links(client: redis.Redis, tenant: str, links: pd.DataFrame, ttl_s: int) -> int:
     """Each linked device's link as serving keeps it (service.identity_store): its person now ('' after an
-    unlink), its first person, the person's keys; each person's devices (every device ever linked, the first
-    MAX_DEVICES by first link). How many devices."""
+    unlink), its first person, the person's keys, unless live traffic linked it since (newer than the log read
+    here); each person's devices (every device ever linked, the first MAX_DEVICES by first link). How many."""
     if not len(links):
         return 0
     timeline = device_timeline(links)
@@ -407,22 +416,13 @@ def _write_links(client: redis.Redis, tenant: str, links: pd.DataFrame, ttl_s: i
             known.append(device)
     last = timeline.groupby("visitor_id", sort=False).last()
     holders = timeline.loc[timeline["person"] != ""].groupby("visitor_id")["person"].last()  # the last linked
+    write = client.register_script(LINK_IF_ABSENT)
     for batch in _batches(list(zip(last.index, last["person"], last["first_person"]))):
         pipe = client.pipeline(transaction=False)
         for device, person, first in batch:
-            link = keys.link_key(tenant, device)
             holder = holders[device]
-            pipe.hset(
-                link,
-                mapping={
-                    "person": person,
-                    "first": first,
-                    "ctx": keys.context_key(tenant, holder),
-                    "caps": keys.caps_key(tenant, holder),
-                    "devices": keys.devices_key(tenant, holder),
-                },
-            )
-            pipe.expire(link, ttl_s)
+            names = [keys.context_key(tenant, holder), keys.caps_key(tenant, holder), keys.devices_key(tenant, holder)]
+            write(keys=[keys.link_key(tenant, device)], args=[person, first, *names, ttl_s], client=pipe)
         pipe.execute()
     pipe = client.pipeline(transaction=False)
     for person, owned in devices.items():
