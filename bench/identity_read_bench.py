@@ -4,22 +4,26 @@
     python bench/identity_read_bench.py --reads 5000 --url redis://host:6379/0
 
 Each profile holds 20 touchpoints; each read is timed over `--reads` calls, twice (the second pass is
-printed). Run from a checkout without identity stitching (no service/identity_store.py), it times the
-first two only: that is the "before" of docs/identity.md. The tenant's keys are deleted at the end.
+printed). It times the checkout it is run from (the current directory): run from a checkout without
+identity stitching (no service/identity_store.py), it times the first two only, the "before" of
+docs/identity.md. The tenant's keys are deleted at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import uuid
 from pathlib import Path
 
 import redis
 
-from models.events import parse_event
-from models.journey import JourneyMap
-from service.store import ContextStore
+sys.path.insert(0, str(Path.cwd()))  # the checkout being timed
+
+from models.events import parse_event  # noqa: E402
+from models.journey import JourneyMap  # noqa: E402
+from service.store import ContextStore  # noqa: E402
 
 
 def main() -> None:
