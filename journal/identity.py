@@ -22,43 +22,66 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from journal.event_log import day_files, rows_of_lines
+from journal.erasures import Erasures
+from journal.event_log import day_files, rows_of_lines, without_erased
 
 IDENTITIES_LOG = "identities"
 """<data_dir>/identities/: one record per link or unlink, durable before the 2xx that accepted it."""
 LINK, UNLINK = "link", "unlink"
 LINK_COLUMNS = ["ts", "action", "visitor_id", "user_id", "source"]
+MAX_DEVICES = 100
+"""Devices remembered per person (serving's and the rebuild's `devices` set): a person's phones, laptops and
+tablets fit; an id shared by a call centre's whole floor stops growing there."""
 
 
 def read_identity_log(data_dir: Path | str) -> pd.DataFrame:
-    """The identities log's records (links and unlinks) in time order; unreadable lines are skipped."""
+    """The identities log's records (links and unlinks) in time order; unreadable lines and the records of
+    erased ids (journal.erasures) are skipped."""
     rows: list[dict] = []
-    for path in day_files(Path(data_dir) / IDENTITIES_LOG):
+    directory = Path(data_dir) / IDENTITIES_LOG
+    for path in day_files(directory):
         found, _ = rows_of_lines(path, _link_row)
         rows.extend(found)
-    return _frame(rows)
+    frame, _ = without_erased(_frame(rows), Erasures.of_log(directory))
+    return frame.reset_index(drop=True)
 
 
 def links_seen_together(frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    """A link at the first instant each (visitor_id, user_id) pair appears together in `frame` (events or
-    decisions with visitor_id, user_id and ts)."""
+    """A link at the first instant of each run of one (visitor_id, user_id) pair in `frame` (events or
+    decisions with visitor_id, user_id and ts): the pair's first event, and again wherever the device was
+    seen with another user in between (a shared device that changes hands back), as serving links."""
     if not len(frame) or "user_id" not in frame:
         return _frame([])
     both = frame.loc[frame["user_id"].notna() & (frame["user_id"] != frame["visitor_id"])]
     if not len(both):
         return _frame([])
-    first = both.groupby(["visitor_id", "user_id"], sort=False)["ts"].min().reset_index()
+    both = both[["visitor_id", "user_id", "ts"]].sort_values(["visitor_id", "ts"], kind="stable")
+    starts = (both["visitor_id"] != both["visitor_id"].shift()) | (both["user_id"] != both["user_id"].shift())
+    first = both.loc[starts.to_numpy()].copy()
+    first["ts"] = first["ts"].astype(float)
     first["action"], first["source"] = LINK, source
-    return first[LINK_COLUMNS]
+    return first[LINK_COLUMNS].sort_values("ts", kind="stable").reset_index(drop=True)
 
 
 def all_links(data_dir: Path | str, events: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The identities log's records and the links the events carry, in time order (a link the log
-    already holds at an earlier instant adds nothing)."""
+    """The identities log's records and the links the events carry, in time order. An event links its pair
+    where the device is not that person's at that point (serving links the same way); one that finds the
+    device linked to its user already adds nothing."""
     logged = read_identity_log(data_dir)
     carried = links_seen_together(events, "event") if events is not None else _frame([])
-    links = pd.concat([logged, carried], ignore_index=True) if len(carried) else logged
-    return links.sort_values("ts", kind="stable").reset_index(drop=True)
+    if not len(carried):
+        return logged
+    links = pd.concat([logged, carried], ignore_index=True).sort_values("ts", kind="stable")
+    by_device = links.sort_values(["visitor_id", "ts"], kind="stable")
+    same_device = by_device["visitor_id"] == by_device["visitor_id"].shift()
+    again = (
+        same_device
+        & (by_device["action"].shift() == LINK)
+        & (by_device["user_id"] == by_device["user_id"].shift())
+        & (by_device["source"] == "event")
+    )
+    links = links.drop(index=by_device.index[again.to_numpy()])
+    return links.reset_index(drop=True)
 
 
 def device_timeline(links: pd.DataFrame) -> pd.DataFrame:

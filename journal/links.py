@@ -18,7 +18,7 @@ import pyarrow.json as pa_json
 from journal.compact import ids_in_line
 from journal.event_log import day_files, read_json_day
 
-LINKING_LOGS = ("events", "decisions")
+LINKING_LOGS = ("events", "decisions", "identities")  # identities: links and unlinks (journal.identity)
 _SCHEMA = pa.schema([("visitor_id", pa.string()), ("user_id", pa.string())])
 _PARSE = pa_json.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="ignore")
 

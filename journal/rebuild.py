@@ -5,7 +5,9 @@ The journal is the source of truth and Redis a cache of its reduction (DESIGN.md
 rebuild replays the event log through the service's own reducer (models.context.apply_event), in
 time order per profile, so a rebuilt context is byte for byte the JSON live ingestion wrote; it
 counts the decision log's impressions with the service's own models.caps.impression_increments;
-each visitor's profile is the profile log's latest (journal.profile_log.LatestProfiles).
+each visitor's profile is the profile log's latest (journal.profile_log.LatestProfiles). Events and
+decisions are grouped by person (journal.identity.person_keys over the identities log and the links events
+carry), as serving groups them, and each device's link is written back (docs/identity.md).
 Writes are pipelined in batches, every key with its TTL, and never lose what live traffic wrote
 meanwhile: a context or a profile that exists is read again from the journal and replaced by
 compare-and-set; dedup digests are merged; counters and popularity take the larger value. Run it
@@ -28,6 +30,7 @@ import redis
 from config.settings import Settings
 from journal.decision_log import read_decision_log
 from journal.event_log import day_files, day_of, read_daily_log
+from journal.identity import MAX_DEVICES, all_links, device_timeline, person_keys
 from journal.profile_log import LatestProfiles
 from models import caps, dedup, keys, popularity
 from models.catalog import Catalog
@@ -82,6 +85,13 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 """
+# Write a device's link unless live traffic linked it since the loss (the live link is the newer one).
+LINK_IF_ABSENT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'person', ARGV[1], 'first', ARGV[2], 'ctx', ARGV[3], 'caps', ARGV[4], 'devices', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return 1
+"""
 # Counters take the larger of the live and the rebuilt value (ARGV[2..]: field, count pairs).
 MAX_COUNTERS = """
 for i = 2, #ARGV, 2 do
@@ -107,6 +117,8 @@ class RebuildReport:
     profiles_kept_live: int = 0
     """Visitor profiles Redis already held as the log's latest (a live write since the loss, a second run)."""
     dedup_ids: int = 0
+    devices_linked: int = 0
+    """Devices with a link (journal.identity): their events and decisions are their person's."""
     decisions_counted: int = 0
     counter_keys: int = 0
     popular_items: int = 0
@@ -131,13 +143,17 @@ def rebuild(
     ttl_s = settings.context_ttl_days * DAY_S
     frame = read_daily_log(events_dir)
     report = RebuildReport(events=len(frame), bad_lines=frame.attrs.get("bad_lines", 0))
-    skipped = _replay(client, settings, journey, frame, _last_write_per_day(events_dir), now, report)
+    links = all_links(settings.data_dir, frame)
+    persons = person_keys(frame, links) if len(frame) else None
+    skipped = _replay(client, settings, journey, frame, _last_write_per_day(events_dir), now, report, persons)
     if skipped:
         _replay_again(client, settings, journey, frame, skipped, started_at=now, ttl_s=ttl_s, report=report)
+    report.devices_linked = _write_links(client, tenant, links, ttl_s)
     profiles = LatestProfiles().read(Path(settings.data_dir) / "profiles")
     report.bad_lines += profiles.bad_lines
     _restore_profiles(client, settings, profiles, started_at=now, ttl_s=ttl_s, report=report)
-    counters, report.decisions_counted = impression_counters(Path(settings.data_dir) / "decisions", journey, now)
+    decisions_dir = Path(settings.data_dir) / "decisions"
+    counters, report.decisions_counted = impression_counters(decisions_dir, journey, now, links)
     report.counter_keys = _write_counters(client, tenant, counters, ttl_s)
     half_life_s = settings.popularity_half_life_days * DAY_S
     report.popular_items = _write_popularity(client, tenant, frame, catalog_ids, now, half_life_s)
@@ -152,7 +168,7 @@ def mark_rebuilt(client: redis.Redis, tenant: str, ttl_s: int, now: float) -> No
     client.set(keys.journal_sentinel_key(tenant), stamp, ex=int(ttl_s))
 
 
-def _replay(client, settings: Settings, journey: JourneyMap, frame, written, now: float, report) -> list[str]:
+def _replay(client, settings: Settings, journey: JourneyMap, frame, written, now: float, report, persons) -> list[str]:
     """Reduce and write the profiles BATCH at a time (event dicts exist for one batch only); returns the
     profiles that already had a context."""
     window_s = settings.dedup_window_days * DAY_S
@@ -161,7 +177,7 @@ def _replay(client, settings: Settings, journey: JourneyMap, frame, written, now
     merge_digests = client.register_script(MERGE_DIGESTS)
     most = dedup.MAX_IDS_PER_DAY * dedup.DIGEST_BYTES
     columns = _columns(frame)
-    groups = profile_rows(frame)
+    groups = profile_rows(frame, persons)
     report.profiles = len(groups)
     skipped = []
     for batch in _batches(groups):
@@ -212,21 +228,25 @@ def dedup_buckets(events: list[dict], written: dict[int, float], now: float, win
     return {day: dedup.pack(ids) for day, ids in out.items()}
 
 
-def profile_rows(frame: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
-    """(profile key, its rows in the log's time order) for each profile: user_id if known, else visitor_id."""
+def profile_rows(frame: pd.DataFrame, persons: np.ndarray | None = None) -> list[tuple[str, np.ndarray]]:
+    """(profile key, its rows in the log's time order) for each profile: each row's person key where given
+    (journal.identity.person_keys), else user_id if known, else visitor_id."""
     if frame.empty:
         return []
-    profile = frame["user_id"].where(frame["user_id"].notna(), frame["visitor_id"]).to_numpy()
+    if persons is not None:
+        profile = np.asarray(persons, dtype=object)
+    else:
+        profile = frame["user_id"].where(frame["user_id"].notna(), frame["visitor_id"]).to_numpy()
     codes, names = pd.factorize(profile)
     order = np.argsort(codes, kind="stable")  # the frame is in time order: stable keeps it per profile
     starts = np.flatnonzero(np.diff(codes[order])) + 1
     return [(str(names[codes[rows[0]]]), rows) for rows in np.split(order, starts)]
 
 
-def events_by_profile(frame: pd.DataFrame) -> dict[str, list[dict]]:
+def events_by_profile(frame: pd.DataFrame, persons: np.ndarray | None = None) -> dict[str, list[dict]]:
     """Canonical event dicts (what the reducer reads) per profile key, in the log's time order."""
     columns = _columns(frame)
-    return {pid: [_event(columns, n) for n in rows] for pid, rows in profile_rows(frame)}
+    return {pid: [_event(columns, n) for n in rows] for pid, rows in profile_rows(frame, persons)}
 
 
 def _columns(frame: pd.DataFrame) -> dict[str, list]:
@@ -254,9 +274,12 @@ def _last_write_per_day(events_dir: Path) -> dict[int, float]:
     return out
 
 
-def impression_counters(decisions_dir: Path, journey: JourneyMap, now: float) -> tuple[dict[str, dict[str, int]], int]:
+def impression_counters(
+    decisions_dir: Path, journey: JourneyMap, now: float, links: pd.DataFrame | None = None
+) -> tuple[dict[str, dict[str, int]], int]:
     """Per profile, the impression counters the service's decisions wrote (models.caps), and how many counted.
 
+    With `links` (journal.identity.all_links), a linked device's decisions count for its person, as served.
     Decisions made without context (store unreachable) counted nothing live and count nothing here;
     day buckets the service would already have pruned (older than caps.KEEP_DAYS) are left out.
     """
@@ -265,7 +288,9 @@ def impression_counters(decisions_dir: Path, journey: JourneyMap, now: float) ->
     today = caps.day_of(now)
     out: dict[str, dict[str, int]] = {}
     counted = 0
-    for row in log.decisions.itertuples(index=False):
+    decisions = log.decisions
+    persons = person_keys(decisions, links) if links is not None and len(decisions) else None
+    for n, row in enumerate(decisions.itertuples(index=False)):
         items = shown.get(row.decision_id)
         if row.without_context or not items:
             continue
@@ -273,6 +298,8 @@ def impression_counters(decisions_dir: Path, journey: JourneyMap, now: float) ->
         day = caps.day_of(row.ts)
         channel = journey.counted_channel(row.channel) if isinstance(row.channel, str) and row.channel else None
         profile_id = row.user_id if isinstance(row.user_id, str) and row.user_id else row.visitor_id
+        if persons is not None:
+            profile_id = persons[n]
         counts = out.setdefault(profile_id, {})
         for field, amount in caps.impression_increments(day, items, row.placement, channel).items():
             if not field.startswith("c|") and day <= today - caps.KEEP_DAYS:
@@ -294,8 +321,9 @@ def _replay_again(client, settings, journey, frame, profiles, started_at, ttl_s,
         merged = pd.concat([frame, fresh], ignore_index=True).drop_duplicates("event_id", keep="first")
         merged = merged.sort_values(["ts", "visitor_id"], kind="stable").reset_index(drop=True)
         wanted = set(pending)
-        profile_of = merged["user_id"].where(merged["user_id"].notna(), merged["visitor_id"])
-        by_profile = events_by_profile(merged.loc[profile_of.isin(wanted).to_numpy()])
+        profile_of = person_keys(merged, all_links(settings.data_dir, merged))
+        chosen = pd.Series(profile_of).isin(wanted).to_numpy()
+        by_profile = events_by_profile(merged.loc[chosen], profile_of[chosen])
         pipe = client.pipeline(transaction=False)
         for profile_id in pending:
             pipe.hget(keys.context_key(settings.tenant, profile_id), "ver")
@@ -372,6 +400,36 @@ def _write_counters(client: redis.Redis, tenant: str, counters: dict[str, dict[s
             merge(keys=[keys.caps_key(tenant, profile_id)], args=[ttl_s, *pairs], client=pipe)
         pipe.execute()
     return len(counters)
+
+
+def _write_links(client: redis.Redis, tenant: str, links: pd.DataFrame, ttl_s: int) -> int:
+    """Each linked device's link as serving keeps it (service.identity_store): its person now ('' after an
+    unlink), its first person, the person's keys, unless live traffic linked it since (newer than the log read
+    here); each person's devices (every device ever linked, the first MAX_DEVICES by first link). How many."""
+    if not len(links):
+        return 0
+    timeline = device_timeline(links)
+    devices: dict[str, list[str]] = {}
+    for device, person in zip(timeline["visitor_id"], timeline["person"]):
+        known = devices.setdefault(person, []) if person else None
+        if known is not None and device not in known and len(known) < MAX_DEVICES:
+            known.append(device)
+    last = timeline.groupby("visitor_id", sort=False).last()
+    holders = timeline.loc[timeline["person"] != ""].groupby("visitor_id")["person"].last()  # the last linked
+    write = client.register_script(LINK_IF_ABSENT)
+    for batch in _batches(list(zip(last.index, last["person"], last["first_person"]))):
+        pipe = client.pipeline(transaction=False)
+        for device, person, first in batch:
+            holder = holders[device]
+            names = [keys.context_key(tenant, holder), keys.caps_key(tenant, holder), keys.devices_key(tenant, holder)]
+            write(keys=[keys.link_key(tenant, device)], args=[person, first, *names, ttl_s], client=pipe)
+        pipe.execute()
+    pipe = client.pipeline(transaction=False)
+    for person, owned in devices.items():
+        pipe.sadd(keys.devices_key(tenant, person), *owned)
+        pipe.expire(keys.devices_key(tenant, person), ttl_s)
+    pipe.execute()
+    return len(last)
 
 
 def _write_popularity(client, tenant, frame, catalog_ids, now: float, half_life_s: float) -> int:

@@ -191,3 +191,48 @@ def _insert_recent(ctx: dict, event: dict, stage: str | None, cap: int) -> None:
         position += 1
     recent.insert(position, entry)
     del recent[cap:]
+
+
+def merge_contexts(person: VisitorContext, device: VisitorContext, journey: JourneyMap, recent_cap: int = 50):
+    """The person's context with a device's anonymous context folded in (a new context; neither is changed).
+
+    It equals replaying both contexts' events through `apply_event` in time order, which is what the
+    rebuild does, when one history ends before the other begins (anonymous browsing, then a login): the
+    earlier context's events come first, counters add up, the later context's stage and last items win.
+    When the two histories interleave, the stage's start and the last item per type follow the later
+    context (the rebuild, replaying every event in order, may place them a little differently).
+    The result keeps the person's `visitor_id` and `user_id`.
+    """
+    if not device["n_events"]:
+        return copy_context(person)
+    if not person["n_events"]:
+        merged = copy_context(device)
+        merged["visitor_id"], merged["user_id"] = person["visitor_id"], person["user_id"]
+        return merged
+    older, newer = sorted((device, person), key=lambda c: (c["last_ts"], c is person))
+    merged = copy_context(person)
+    merged["n_events"] = older["n_events"] + newer["n_events"]
+    merged["value_total"] = older["value_total"] + newer["value_total"]
+    merged["first_ts"] = min(older["first_ts"], newer["first_ts"])
+    merged["last_ts"] = max(older["last_ts"], newer["last_ts"])
+    for name in ("stage_counts", "channel_counts", "response_counts", "type_counts"):
+        summed = dict(older.get(name) or {})
+        for key, count in (newer.get(name) or {}).items():
+            summed[key] = summed.get(key, 0) + count
+        merged[name] = dict(sorted(summed.items()))
+    if newer["stage"] is None:
+        merged["stage"], merged["stage_since"] = older["stage"], older["stage_since"]
+    else:
+        one_run = set(newer["stage_counts"]) == {newer["stage"]} and older["stage"] == newer["stage"]
+        merged["stage"] = newer["stage"]
+        merged["stage_since"] = older["stage_since"] if one_run else newer["stage_since"]
+    merged["max_stage"] = max((older["max_stage"], newer["max_stage"]), key=journey.stage_index)
+    merged["last_item_by_type"] = dict(sorted({**older["last_item_by_type"], **newer["last_item_by_type"]}.items()))
+    converted = list(older["converted_items"])
+    for item_id in newer["converted_items"]:
+        if item_id not in converted:
+            converted = (converted + [item_id])[-recent_cap:]
+    merged["converted_items"] = converted
+    # newest first; at equal instants the later-replayed (newer) context's touch first, as _insert_recent does
+    merged["recent"] = sorted(newer["recent"] + older["recent"], key=lambda t: -t["ts"])[:recent_cap]
+    return merged

@@ -29,9 +29,9 @@ def dedup_key(tenant: str, visitor_id: str) -> str:
     return f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:dedup"
 
 
-VISITOR_KEY_KINDS = ("ctx", "dedup", "caps", "seen", "rate")
+VISITOR_KEY_KINDS = ("ctx", "dedup", "caps", "seen", "rate", "link", "devices")
 """The per-visitor keys' suffixes (`seen`: the legacy set, no longer written, maybe not yet expired; `rate`: the
-visitor's token bucket, service/rate_limits.py)."""
+visitor's token bucket, service/rate_limits.py; `link`, `devices`: identity stitching, service/identity.py)."""
 
 
 def visitor_keys(tenant: str, visitor_id: str) -> list[str]:
@@ -49,6 +49,11 @@ def context_key_pattern(tenant: str) -> str:
     return f"wf:{tenant}:{{*}}:ctx"
 
 
+def link_key_pattern(tenant: str) -> str:
+    """SCAN MATCH pattern of every device link of the tenant (`link_key`)."""
+    return f"wf:{tenant}:{{*}}:link"
+
+
 def tag_of(key: str) -> str:
     """The visitor tag of a per-visitor key."""
     return key[key.index("{") + 1 : key.index("}")]
@@ -57,6 +62,17 @@ def tag_of(key: str) -> str:
 def popularity_key(tenant: str, epoch: int) -> str:
     """Sorted set: catalog item id -> decayed touchpoint weight in one epoch (models.popularity)."""
     return f"wf:{tenant}:popularity:{int(epoch)}"
+
+
+def link_key(tenant: str, visitor_id: str) -> str:
+    """Hash of a device (visitor id): `person` (its person's user id now, '' after an unlink), `first` (the first
+    person it was linked to: its anonymous history was merged there, once), `ctx` and `caps` (the person's keys)."""
+    return f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:link"
+
+
+def devices_key(tenant: str, user_id: str) -> str:
+    """Set of a person's devices: every visitor id ever linked to the user id (bounded, service/identity.py)."""
+    return f"wf:{tenant}:{{{visitor_tag(user_id)}}}:devices"
 
 
 def caps_key(tenant: str, visitor_id: str) -> str:

@@ -23,6 +23,7 @@ from service.views import (
     docs_assets,
     events,
     health,
+    identify,
     journey,
     keys,
     metrics_page,
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     register_path_converters(app, api)
-    for module in (events, visitors, decisions, catalog, journey, analytics, reports, keys, health):
+    for module in (events, visitors, identify, decisions, catalog, journey, analytics, reports, keys, health):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_assets.blp)
     app.register_blueprint(metrics_page.blp)

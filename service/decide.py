@@ -123,6 +123,8 @@ class DecisionEngine:
         profile_id = request.get("user_id") or request["visitor_id"]
         trace: dict = {"removed": [], "boosts": [], "pinned": []}
         state = self._read(profile_id, [] if bundle else catalog.pool(placement), trace)
+        if state is not None and state.person:  # a linked device: its person's context, counters and holdout
+            profile_id = state.person
         if state is not None:
             catalog = self.catalogs.sync(state.catalog_version)
             placement = _placement(catalog, request["placement"])
@@ -223,7 +225,7 @@ class DecisionEngine:
         if state is None:
             trace["branch_reason"] = "context store unreachable"
             return "fallback"
-        bucket = holdout_bucket(here.request["visitor_id"], placement.id)
+        bucket = holdout_bucket(here.profile_id, placement.id)  # per person: the same on every device
         if bucket < placement.holdout_share:
             trace["branch_reason"] = f"holdout group (bucket {bucket:.3f} < share {placement.holdout_share})"
             return "holdout"

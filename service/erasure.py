@@ -88,7 +88,7 @@ class Eraser:
             "visitor_id": some_id,
             "linked_ids": sorted(ids),
             "erased_at": _iso(erased_at) if erased_at is not None else None,
-            "visitors": [visitor_view(self.store.read(i), self.journey, now) for i in sorted(ids)],
+            "visitors": [visitor_view(self.store.read(i), self.journey, now, asked=i) for i in sorted(ids)],
             **found.lines,
             "max_lines": self.export_max_lines,
             "truncated": found.truncated,

@@ -112,7 +112,13 @@ class RecentEventSchema(Schema):
 
 
 class VisitorSchema(Schema):
-    visitor_id = fields.String()
+    visitor_id = fields.String(metadata={"description": "the id asked about"})
+    person = fields.String(
+        metadata={"description": "whose context this is: the user id a linked device belongs to, else the id itself"}
+    )
+    devices = fields.List(
+        fields.String(), metadata={"description": "every device (visitor id) ever linked to the person, at most 100"}
+    )
     user_id = fields.String(allow_none=True)
     known = fields.Boolean(metadata={"description": "false for a visitor never seen (cold start)"})
     stage = fields.String(allow_none=True)
@@ -311,3 +317,28 @@ class ExportSchema(Schema):
     profiles = fields.List(fields.Dict(), metadata={"description": "profile log records of a linked id"})
     max_lines = fields.Integer(metadata={"description": "records returned at most (settings.erasure_export_max_lines)"})
     truncated = fields.Boolean(metadata={"description": "true when max_lines stopped the export: there are more"})
+
+
+class IdentifySchema(StrictSchema):
+    """POST and DELETE /v1/identify: a device and the person it belongs to (docs/identity.md)."""
+
+    visitor_id = fields.String(required=True, validate=_id, metadata={"description": "the device (cookie, app id)"})
+    user_id = fields.String(required=True, validate=_id, metadata={"description": "the person: the customer id"})
+    timestamp = fields.AwareDateTime(
+        load_default=None, format="iso", metadata={"description": "when it happened; default: the server's time"}
+    )
+
+
+class IdentityResultSchema(Schema):
+    link_id = fields.String(metadata={"description": "the identities log record's id"})
+    action = fields.String(metadata={"description": "link or unlink"})
+    visitor_id = fields.String()
+    user_id = fields.String()
+    at = fields.String(metadata={"description": "the instant the link or unlink counts from (ISO-8601)"})
+    outcome = fields.String(
+        metadata={
+            "description": "merged (the device's first link: its anonymous history joined the person's), moved "
+            "(linked before: nothing merged), unchanged (it was the person's already), unlinked, or not linked "
+            "(the device was not this person's: nothing changed)"
+        }
+    )

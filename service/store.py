@@ -16,7 +16,7 @@ from models import dedup, keys, popularity
 from models.context import apply_event, from_json, profile_key, to_json
 from models.errors import Erased, StoreUnavailable
 from models.journey import JourneyMap
-from service import metrics
+from service import identity_store, metrics
 
 # Write a reduced context only if nobody wrote it since we read it; remember the new events' id digests
 # in today's bucket (the newest ARGV[7] bytes of it) and drop the buckets that left the dedup window.
@@ -35,6 +35,16 @@ end
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 return 1
 """
+# The decision's one read, resolving a linked device to its person in the same round trip: the context and
+# profile, counters and devices of the person the link names (KEYS[1], service/identity_store.py), else the
+# id's own (KEYS[2..4]). The link holds the person's key names (a Lua script cannot make their digests).
+RESOLVED_READ = """
+local person, ctx, caps, devices = '', KEYS[2], KEYS[3], KEYS[4]
+local link = redis.call('HMGET', KEYS[1], 'person', 'ctx', 'caps', 'devices')
+if link[1] and link[1] ~= '' then person, ctx, caps, devices = link[1], link[2], link[3], link[4] end
+local got = redis.call('HMGET', ctx, 'data', 'profile')
+return {person, got[1], got[2], redis.call('HGETALL', caps), redis.call('SMEMBERS', devices)}
+"""
 MAX_ATTEMPTS = 20
 DAY_S = 86_400
 
@@ -48,6 +58,10 @@ class VisitorState:
     impressions: dict[str, int]
     popularity: dict[str, float]
     catalog_version: int | None = None
+    person: str | None = None
+    """The person (user id) a linked device's read resolved to: the context, profile and counters are theirs."""
+    devices: list[str] = dataclasses.field(default_factory=list)
+    """The devices (visitor ids) ever linked to the person read (docs/identity.md)."""
 
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
@@ -87,6 +101,7 @@ class ContextStore:
         self.on_state_lost: Callable[[], None] | None = None
         """Called when a read finds the journal sentinel gone (Redis lost data): service.recovery sets it."""
         self._cas = client.register_script(COMPARE_AND_SET)
+        self._resolved_read = client.register_script(RESOLVED_READ)
 
     def ping(self) -> bool:
         try:
@@ -97,7 +112,8 @@ class ContextStore:
     def read(
         self, visitor_id: str, item_ids: Iterable[str] = (), version_key: str | None = None, top_popular: int = 0
     ) -> VisitorState:
-        """Context, profile, impression counts (and item popularity, catalog version) in one round-trip.
+        """Context, profile, impression counts (and item popularity, catalog version) in one round-trip: a
+        device linked to a person reads the person's (RESOLVED_READ; `person` says so).
 
         Popularity is read for `item_ids`, or, with `top_popular`, for the most popular that many items of
         each of the two epochs read (for a pool too large to name; an item outside both reads as absent).
@@ -106,24 +122,11 @@ class ContextStore:
         item_ids = list(item_ids)
         epoch = popularity.epoch_of(self.clock(), self.popularity_half_life_s)
         try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hmget(keys.context_key(self.tenant, visitor_id), "data", "profile")
-            pipe.hgetall(keys.caps_key(self.tenant, visitor_id))
-            if version_key:
-                pipe.get(version_key)
-            if item_ids:
-                pipe.zmscore(keys.popularity_key(self.tenant, epoch), item_ids)
-                pipe.zmscore(keys.popularity_key(self.tenant, epoch - 1), item_ids)
-            elif top_popular:
-                pipe.zrevrange(keys.popularity_key(self.tenant, epoch), 0, top_popular - 1, withscores=True)
-                pipe.zrevrange(keys.popularity_key(self.tenant, epoch - 1), 0, top_popular - 1, withscores=True)
-            if self.on_state_lost is not None:
-                pipe.exists(keys.journal_sentinel_key(self.tenant))
-            replies = iter(metrics.execute(pipe, "context_read"))
+            replies = iter(self._read_trip(visitor_id, item_ids, version_key, top_popular, epoch))
         except REDIS_DOWN as exc:
             raise StoreUnavailable(f"context store unreachable: {exc}") from exc
-        data, profile = next(replies)
-        counts = {k.decode(): int(v) for k, v in next(replies).items()}
+        person, data, profile, flat_counts, devices = next(replies)
+        counts = {k.decode(): int(v) for k, v in zip(flat_counts[::2], flat_counts[1::2])}
         version = next(replies) if version_key else None
         scores = {}
         if item_ids:
@@ -134,13 +137,42 @@ class ContextStore:
             scores = {i.decode(): popularity.combine(current.get(i), previous.get(i)) for i in {*current, *previous}}
         if self.on_state_lost is not None and not next(replies):
             self.on_state_lost()
+        person = person.decode() or None
         return VisitorState(
-            context=from_json(data, visitor_id),
+            context=from_json(data, person or visitor_id),
             profile=json.loads(profile) if profile else {},
             impressions=counts,
             popularity=scores,
             catalog_version=int(version) if version is not None else None,
+            person=person,
+            devices=sorted(d.decode() for d in devices),
         )
+
+    def _read_trip(self, visitor_id: str, item_ids: list[str], version_key, top_popular: int, epoch: int) -> list:
+        """The read's one pipeline. The script goes by EVALSHA alone (redis-py's Script in a pipeline would ask
+        SCRIPT EXISTS first, a second round trip); after a Redis restart forgot it, it is loaded once again."""
+        for attempt in range(2):
+            pipe = self.client.pipeline(transaction=False)
+            names = [keys.link_key(self.tenant, visitor_id), keys.context_key(self.tenant, visitor_id)]
+            names += [keys.caps_key(self.tenant, visitor_id), keys.devices_key(self.tenant, visitor_id)]
+            pipe.evalsha(self._resolved_read.sha, len(names), *names)
+            if version_key:
+                pipe.get(version_key)
+            if item_ids:
+                pipe.zmscore(keys.popularity_key(self.tenant, epoch), item_ids)
+                pipe.zmscore(keys.popularity_key(self.tenant, epoch - 1), item_ids)
+            elif top_popular:
+                pipe.zrevrange(keys.popularity_key(self.tenant, epoch), 0, top_popular - 1, withscores=True)
+                pipe.zrevrange(keys.popularity_key(self.tenant, epoch - 1), 0, top_popular - 1, withscores=True)
+            if self.on_state_lost is not None:
+                pipe.exists(keys.journal_sentinel_key(self.tenant))
+            try:
+                return metrics.execute(pipe, "context_read")
+            except redis.exceptions.NoScriptError:
+                if attempt:
+                    raise
+                self._resolved_read.sha = self.client.script_load(RESOLVED_READ)
+        raise AssertionError("unreachable")
 
     def record_impressions(self, visitor_id: str, increments: dict[str, int], stale: list[str]) -> None:
         """Count what a decision showed (the decision's one write), dropping expired day buckets."""
@@ -176,20 +208,34 @@ class ContextStore:
     def record(self, events: list[dict], before_commit: Callable[[list[dict]], None] | None = None) -> list[dict]:
         """Fold canonical events into their visitors' contexts; returns the events that were new.
 
+        An event naming only a device linked to a person is the person's; one naming both ids links them
+        first (service.identity_store). The devices' links are read with the first read; only a batch that
+        links a device or names a linked one is read once more, grouped by person.
         Duplicates (an event_id seen before, or twice in this batch) are dropped. `before_commit`
         receives the new events before any context changes (the durable log is written there).
         Concurrent writers to one visitor are resolved by compare-and-set and a re-read.
         """
-        pending = _group_by_visitor([e for e in events if not self._erased(e)])
+        kept = [e for e in events if not self._erased(e)]
         accepted: list[dict] = []
         logged: set[str] = set()
+        pending = _group_by_visitor(kept, {})
+        devices = list({e["visitor_id"]: None for e in kept})  # their links are read with the first plan only
+        regrouped_now = False
         try:
             for attempt in range(MAX_ATTEMPTS):
                 if not pending:
                     return accepted + _applied_from_our_log(events, logged, accepted)
-                if attempt:
+                if attempt and not regrouped_now:
                     time.sleep(random.uniform(0, 0.002 * attempt))  # jitter: let the other writer finish
-                plans = self._plan(pending)
+                plans, found = self._plan(pending, devices)
+                regrouped_now = False
+                if devices:
+                    devices = []
+                    owners, linked = identity_store.link_carried(self, kept, found)
+                    regrouped = _group_by_visitor(kept, owners)
+                    if linked or list(regrouped) != list(pending):
+                        pending, regrouped_now = regrouped, True  # plan again, by person (no jitter)
+                        continue
                 fresh = [e for _, _, new_events in plans.values() for e in new_events if e["event_id"] not in logged]
                 if before_commit and fresh:
                     before_commit(fresh)
@@ -230,11 +276,14 @@ class ContextStore:
                 raise StoreUnavailable(f"context store unreachable: {exc}; the erasure is recorded, retry it") from exc
         raise StoreUnavailable("the embedded Redis stayed busy saving: retry the erasure")
 
-    def _plan(self, pending: dict[str, list[dict]]) -> dict[str, tuple[str, dict, list[dict]]]:
+    def _plan(self, pending: dict[str, list[dict]], devices: list[str]) -> tuple[dict, dict[str, str]]:
+        """Each profile's context with its new events folded, and the persons `devices` are linked to now."""
         pipe = self.client.pipeline(transaction=False)
         for visitor_id in pending:
             pipe.hmget(keys.context_key(self.tenant, visitor_id), "data", "ver")
             pipe.hgetall(keys.dedup_key(self.tenant, visitor_id))
+        for device in devices:
+            pipe.hget(keys.link_key(self.tenant, device), "person")
         if self.on_state_lost is not None:
             pipe.exists(keys.journal_sentinel_key(self.tenant))
         replies = iter(metrics.execute(pipe, "events_read"))
@@ -248,9 +297,10 @@ class ContextStore:
             for event in sorted(new_events, key=lambda e: e["ts"]):
                 apply_event(context, event, self.journey, self.recent_cap)
             plans[visitor_id] = ((version or b"0").decode(), context, new_events)
+        found = {device: person.decode() for device in devices if (person := next(replies))}
         if self.on_state_lost is not None and not next(replies):
             self.on_state_lost()
-        return plans
+        return plans, found
 
     def _commit(self, plans, pending, accepted) -> dict[str, list[dict]]:
         now = self.clock()
@@ -307,13 +357,15 @@ def _applied_from_our_log(events: list[dict], logged: set[str], accepted: list[d
     return list(late.values())
 
 
-def _group_by_visitor(events: list[dict]) -> dict[str, list[dict]]:
-    """Events per profile (user_id if known, else visitor_id); an event_id repeated in the batch counts once."""
+def _group_by_visitor(events: list[dict], owners: dict[str, str]) -> dict[str, list[dict]]:
+    """Events per person key (user_id if known, else the device's person in `owners`, else visitor_id: the
+    rule of journal/identity.py); an event_id repeated in the batch counts once."""
     grouped: dict[str, list[dict]] = {}
     ids: set[str] = set()
     for event in events:
         if event["event_id"] in ids:
             continue
         ids.add(event["event_id"])
-        grouped.setdefault(profile_key(event), []).append(event)
+        key = event.get("user_id") or owners.get(event["visitor_id"]) or profile_key(event)
+        grouped.setdefault(key, []).append(event)
     return grouped

@@ -32,11 +32,15 @@ def replace_profile(store: ContextStore, visitor_id: str, profile: dict, max_byt
     return merged
 
 
-def visitor_view(state: VisitorState, journey: JourneyMap, now: float) -> dict:
+def visitor_view(state: VisitorState, journey: JourneyMap, now: float, asked: str | None = None) -> dict:
+    """What is known of `asked` (a device or a person): a device linked to a person answers for the person
+    (`person` names them), with the person's devices (docs/identity.md)."""
     context, profile = state.context, state.profile
     last_ts = context["last_ts"]
     return {
-        "visitor_id": context["visitor_id"],
+        "visitor_id": asked or context["visitor_id"],
+        "person": state.person or (asked or context["visitor_id"]),
+        "devices": state.devices,
         "user_id": context["user_id"],
         "known": context["n_events"] > 0 or bool(profile),
         "stage": context["stage"],

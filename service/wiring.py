@@ -11,6 +11,7 @@ from collections.abc import Callable
 from config.settings import Settings
 from journal.audit_log import AuditLog
 from journal.erasures import Erasures
+from journal.identity import IDENTITIES_LOG
 from journal.profile_log import ProfileLog
 from journal.retention import RetentionTask
 from journal.writer import DailyLog
@@ -26,6 +27,7 @@ from service.catalog_log import CatalogLog
 from service.catalog_store import CatalogStore
 from service.decide import DecisionEngine
 from service.erasure import CompactionSchedule, Eraser
+from service.identity import Identities
 from service.ingest import Ingestor
 from service.key_bootstrap import bootstrap_keys
 from service.live_signals import LiveSignals
@@ -56,6 +58,7 @@ class Services:
     recovery: Recovery | None = None
     live_signals: LiveSignals | None = None
     eraser: Eraser | None = None
+    identities: Identities | None = None
 
 
 def build_services(settings: Settings) -> Services:
@@ -145,6 +148,8 @@ def build_services(settings: Settings) -> Services:
         live,
         eraser,
     )
+    identity_log = DailyLog(settings.data_dir / IDENTITIES_LOG, host=settings.journal_host)
+    services.identities = Identities(store, identity_log, settings.future_margin_s)
     background.start()
     return services
 

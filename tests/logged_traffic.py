@@ -1,7 +1,11 @@
 """Drive a running app the way a site would: touchpoints, decisions with exploration, clicks on what
 is shown, so the service's own logs hold decisions with propensities and their outcomes."""
 
+import dataclasses
 import datetime as dt
+import shutil
+import uuid
+from pathlib import Path
 
 import numpy as np
 
@@ -47,3 +51,34 @@ def product_view(visitor: str, item: str, at: float) -> dict:
         "channel": "web",
         "item_id": item,
     }
+
+
+def served_once(root: Path, registry: Path, redis_url: str, visitors: int, seed: int = 9):
+    """Settings under `root` whose champion (a copy of `registry`) has served `visitors` with exploration:
+    made once per module by the suites that only read the logs it leaves (serving is their slow part)."""
+    from service import create_app
+    from tests.conftest import suite_settings
+
+    settings = suite_settings(redis_url, root, "t" + uuid.uuid4().hex[:10])
+    shutil.copytree(registry, settings.registry)
+    client = create_app(settings).test_client()
+    explore(client)
+    serve(client, visitors=visitors, seed=seed)
+    return settings
+
+
+def copy_served(source, settings, root: Path):
+    """One test's own copy of `source`'s logs and registry under `root`, in `settings`' tenant, with Redis
+    rebuilt from that journal before the test starts (as the service would on its first read), so no
+    test's first decisions meet a rebuild under way."""
+    from service import create_app
+
+    copy = dataclasses.replace(settings, data_dir=root / "served-var", registry=root / "served-reg")
+    shutil.copytree(source.data_dir, copy.data_dir, ignore=shutil.ignore_patterns("metrics"))
+    shutil.copytree(source.registry, copy.registry)
+    catalog = copy.data_dir / "catalog"
+    (catalog / source.tenant).rename(catalog / copy.tenant)  # the placements' edits (exploration)
+    recovery = create_app(copy).extensions["wayfinder"].recovery
+    recovery.notice()
+    assert recovery.wait(timeout=60) and recovery.last_report is not None
+    return copy

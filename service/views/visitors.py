@@ -17,8 +17,10 @@ blp = Blueprint("visitors", __name__, url_prefix="/v1", description="What Wayfin
 @blp.scope("server")
 @blp.response(200, VisitorSchema)
 def get_visitor(visitor_id: str):
+    """A visitor's context, profile and channels; a device linked to a person answers for the person (`person`),
+    with every device linked to them (`devices`)."""
     state = services()
-    return visitor_view(state.store.read(visitor_id), state.journey, time.time())
+    return visitor_view(state.store.read(visitor_id), state.journey, time.time(), asked=visitor_id)
 
 
 @blp.route("/visitors/<visitor_id:visitor_id>", methods=["DELETE"])

@@ -18,6 +18,8 @@ def test_an_erasure_deletes_every_key_of_the_visitor_tag():
         "wf:acme:{87b563e5c04d272f413e}:caps",
         "wf:acme:{87b563e5c04d272f413e}:seen",
         "wf:acme:{87b563e5c04d272f413e}:rate",
+        "wf:acme:{87b563e5c04d272f413e}:link",
+        "wf:acme:{87b563e5c04d272f413e}:devices",
     ]
     assert keys.visitor_rate_key("acme", "visitor-1") in keys.visitor_keys("acme", "visitor-1")
 

@@ -131,11 +131,16 @@ def test_choosing_a_channel_costs_one_read_and_one_write(model_settings, monkeyp
     client = create_app(model_settings).test_client()
     put_outreach(client)
     decide(client)  # warm: catalog cached, scripts loaded
+    decide(client, placement="email_block", context={"channel": "email"}, limit=1)
     trips = count_round_trips(monkeypatch)
+    decide(client, placement="email_block", context={"channel": "email"}, limit=1)
+    plain = list(trips)
+    trips.clear()
     assert decide(client)["channel"]
     assert len(trips) == 2, trips
-    assert trips[0][:2] == ["HMGET", "HGETALL"]
-    assert trips[1][0] == "HINCRBY" and trips[1][-1] == "EXPIRE"
+    assert trips[0] == plain[0]  # the same one read as any decision (consent, counts: already in it)
+    assert trips[1][0] == "HINCRBY" and trips[1][-1] == "EXPIRE"  # the one write, the message counted in it
+    assert len(trips[1]) == len(plain[1]) + 1  # one item each; one more HINCRBY: <day>|o|<channel>
 
 
 # -- learning per channel ------------------------------------------------------------------------------

@@ -176,7 +176,8 @@ def test_a_decision_costs_one_read_and_one_write_round_trip(model_settings, monk
     trips = count_round_trips(monkeypatch)
     decide(client)
     assert len(trips) == 2, trips
-    assert trips[0] == ["HMGET", "HGETALL", "GET", "EXISTS"]  # EXISTS: the journal sentinel (service.recovery)
+    # EVALSHA: context, profile, counters and devices, of the person a linked device names (service.store)
+    assert trips[0] == ["EVALSHA", "GET", "EXISTS"]  # EXISTS: the journal sentinel (service.recovery)
     assert trips[1][0] == "HINCRBY" and trips[1][-1] == "EXPIRE"
 
 

@@ -151,7 +151,8 @@ def test_the_export_holds_the_redis_state_and_every_journal_line_of_the_person(c
     assert len(export["events"]) == 4 and {e["visitor_id"] for e in export["events"]} == {VISITOR, DEVICE}
     assert len(export["decisions"]) == 2 and len(export["profiles"]) == 2
     state = {v["visitor_id"]: v for v in export["visitors"]}
-    assert state[USER]["events"] == 2 and state[VISITOR]["events"] == 2 and state[USER]["profile"]
+    assert state[USER]["events"] == 4 and state[USER]["profile"]  # VISITOR's anonymous events joined USER's
+    assert state[VISITOR]["person"] == USER and state[USER]["devices"] == sorted([VISITOR, DEVICE])
     assert OTHER not in str(export)
 
     small = create_app(dataclasses.replace(settings, erasure_export_max_lines=3)).test_client()

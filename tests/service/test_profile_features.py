@@ -18,10 +18,11 @@ from training.train import train
 DECLARED = {"segment": ["fleet", "private"], "age": "number"}
 
 
-@pytest.fixture
-def profiled_settings(settings, demo_events, catalog, tmp_path):
-    """Settings whose journey map declares two profile features, with a model trained on that map."""
-    config = tmp_path / "config"
+@pytest.fixture(scope="module")
+def profiled_model(tmp_path_factory, demo_events, catalog):
+    """A journey map that declares two profile features, and a model trained on it (once for both backends)."""
+    root = tmp_path_factory.mktemp("profiled")
+    config = root / "config"
     shutil.copytree(CONFIG_DIR, config, ignore=shutil.ignore_patterns("*.py", "journeys"))
     raw = yaml.safe_load((config / "journey.yaml").read_text())
     (config / "journey.yaml").write_text(yaml.safe_dump({**raw, "profile_features": DECLARED}, sort_keys=False))
@@ -29,7 +30,15 @@ def profiled_settings(settings, demo_events, catalog, tmp_path):
     profiles = {
         f"v{k}": {"segment": "fleet" if k % 2 else "private", "attributes": {"age": 20 + k % 50}} for k in range(600)
     }
-    train(demo_events, tmp_path / "registry-profiled", journey, catalog, progress=lambda _: None, profiles=profiles)
+    train(demo_events, root / "registry", journey, catalog, progress=lambda _: None, profiles=profiles)
+    return config, root / "registry"
+
+
+@pytest.fixture
+def profiled_settings(settings, profiled_model, tmp_path):
+    """Settings on that map, with a copy of that model."""
+    config, registry = profiled_model
+    shutil.copytree(registry, tmp_path / "registry-profiled")
     return dataclasses.replace(settings, config_dir=config, registry=tmp_path / "registry-profiled")
 
 

@@ -12,19 +12,23 @@ import pytest
 
 from journal.writer import DailyLog
 from models.registry import Registry
-from service import create_app
 from tests import logged_traffic
 from training.__main__ import main
 
 TORN = '{"event_id": "torn", "visitor_id": "v'
 
 
+@pytest.fixture(scope="module")
+def served_once(tmp_path_factory, trained_registry, embedded_redis):
+    """A champion that has served 300 visitors with exploration (once for the module)."""
+    root = tmp_path_factory.mktemp("served")
+    return logged_traffic.served_once(root, trained_registry, f"unix://{embedded_redis.socket_file}", visitors=300)
+
+
 @pytest.fixture
-def damaged(model_settings):
-    """A served champion's data dir, then two outcomes without a decision id and two torn tails."""
-    client = create_app(model_settings).test_client()
-    logged_traffic.explore(client)
-    logged_traffic.serve(client, visitors=300, seed=9)
+def damaged(served_once, model_settings, tmp_path):
+    """A copy of the served champion's data dir, then two outcomes without a decision id and two torn tails."""
+    model_settings = logged_traffic.copy_served(served_once, model_settings, tmp_path)
     decisions_dir = model_settings.data_dir / "decisions"
     events_dir = model_settings.data_dir / "events"
     records = [json.loads(line) for path in sorted(decisions_dir.glob("*.jsonl")) for line in path.open()]

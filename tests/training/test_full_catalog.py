@@ -229,22 +229,6 @@ def test_evaluate_and_summarise_split_seen_and_new(tiny):
 # --- the train command --------------------------------------------------------------------------------
 
 
-def test_train_json_carries_the_full_catalog_block(capsys, tmp_path, demo_events):
-    code = main(["--registry", str(tmp_path / "reg"), "train", "--events", str(demo_events), "--json"])
-    assert code == 0
-    block = json.loads(capsys.readouterr().out)["full_catalog"]
-    names = ["model", "most_popular", "most_popular_by_stage", "item_knn", "transitions", "reshow_recent"]
-    assert block["queries"] == block["queries_seen"] + block["queries_new"] > 0
-    for name in names:
-        for metric in ("hit_rate@10", "hit_rate@20", "ndcg@10", "mrr@20"):
-            figure = block[name][metric]
-            assert figure["low"] <= figure["value"] <= figure["high"], (name, metric)
-            assert set(block[name]["seen"][metric]) == set(block[name]["new"][metric]) == {"value", "low", "high"}
-    assert block["verdict"].startswith("the model")
-    report = (tmp_path / "reg").rglob("report.html")
-    assert "Full-catalog ranking" in next(report).read_text()
-
-
 class ColumnModel:
     """A stand-in content model that answers one feature column / 10, so a score shows what it was given."""
 
@@ -294,7 +278,7 @@ def test_model_scorer_ranks_the_services_shortlist_then_the_rest_by_popularity(t
     assert rows[2, spec.content_names.index("n_events_log")] == pytest.approx(math.log1p(3))
 
 
-def test_split_at_holds_out_the_events_from_that_instant(capsys, tmp_path, demo_events):
+def test_train_json_carries_the_full_catalog_block_split_at_the_instant_asked(capsys, tmp_path, demo_events):
     frame = pd.read_json(demo_events, lines=True)
     stamps = pd.to_datetime(frame["timestamp"], utc=True).sort_values().reset_index(drop=True)
     split = stamps.iloc[int(len(stamps) * 0.6)]
@@ -304,7 +288,18 @@ def test_split_at_holds_out_the_events_from_that_instant(capsys, tmp_path, demo_
     summary = json.loads(capsys.readouterr().out)
     manifest = json.loads(next((tmp_path / "reg").rglob("manifest.json")).read_text())
     assert pd.Timestamp(manifest["data"]["split_at"]) == split
-    assert summary["full_catalog"]["queries"] == 300 and summary["full_catalog"]["max_queries"] == 300
+    block = summary["full_catalog"]
+    assert block["queries"] == 300 and block["max_queries"] == 300
+    assert block["queries"] == block["queries_seen"] + block["queries_new"]
+    names = ["model", "most_popular", "most_popular_by_stage", "item_knn", "transitions", "reshow_recent"]
+    for name in names:
+        for metric in ("hit_rate@10", "hit_rate@20", "ndcg@10", "mrr@20"):
+            figure = block[name][metric]
+            assert figure["low"] <= figure["value"] <= figure["high"], (name, metric)
+            assert set(block[name]["seen"][metric]) == set(block[name]["new"][metric]) == {"value", "low", "high"}
+    assert block["verdict"].startswith("the model")
+    report = (tmp_path / "reg").rglob("report.html")
+    assert "Full-catalog ranking" in next(report).read_text()
 
 
 def test_split_at_outside_the_events_is_refused_with_their_range(capsys, tmp_path, demo_events):

@@ -1,46 +1,26 @@
 """Champion and challenger on the service's own logs: evaluate, gated promote, forced promote, retrain."""
 
-import dataclasses
 import json
-import shutil
-import uuid
 
 import pytest
 
 from models.registry import Registry
 from service import create_app
 from tests import logged_traffic
-from tests.conftest import suite_settings
 from training.__main__ import main
 
 
 @pytest.fixture(scope="module")
 def served_once(tmp_path_factory, trained_registry, embedded_redis):
-    """A service with a champion model that has served 400 visitors with exploration: its logs and
-    registry, made once for the module (serving them takes longer than any test here)."""
+    """A service with a champion model that has served 400 visitors with exploration (once for the module)."""
     root = tmp_path_factory.mktemp("served")
-    settings = suite_settings(f"unix://{embedded_redis.socket_file}", root, "t" + uuid.uuid4().hex[:10])
-    shutil.copytree(trained_registry, settings.registry)
-    client = create_app(settings).test_client()
-    logged_traffic.explore(client)
-    logged_traffic.serve(client, visitors=400, seed=9)
-    return settings
+    return logged_traffic.served_once(root, trained_registry, f"unix://{embedded_redis.socket_file}", visitors=400)
 
 
 @pytest.fixture
 def served(served_once, model_settings, tmp_path):
     """Each test's own copy of the served logs and registry (tests promote, retrain and rewrite them)."""
-    settings = dataclasses.replace(model_settings, data_dir=tmp_path / "served-var", registry=tmp_path / "served-reg")
-    shutil.copytree(served_once.data_dir, settings.data_dir, ignore=shutil.ignore_patterns("metrics"))
-    shutil.copytree(served_once.registry, settings.registry)
-    catalog = settings.data_dir / "catalog"
-    (catalog / served_once.tenant).rename(catalog / settings.tenant)  # the placements' edits (exploration)
-    # a fresh tenant beside a journal that is not empty is Redis after a data loss: rebuild it now, as
-    # the service would on its first read, so that no test's first decisions meet a rebuild under way
-    recovery = create_app(settings).extensions["wayfinder"].recovery
-    recovery.notice()
-    assert recovery.wait(timeout=60) and recovery.last_report is not None
-    return settings
+    return logged_traffic.copy_served(served_once, model_settings, tmp_path)
 
 
 def run(capsys, *argv):

@@ -111,12 +111,11 @@ def test_an_imported_data_set_draws_negatives_only_from_its_own_items(tmp_path, 
     assert manifest["data"]["candidate_items"] == 6
 
 
-def test_the_registered_model_is_refitted_on_all_the_data_with_the_trees_found(tmp_path, capsys, demo_events, journey):
-    registry = tmp_path / "registry"
-    assert main(["--registry", str(registry), "train", "--events", str(demo_events), "--json"]) == 0
-    summary = json.loads(capsys.readouterr().out)
-    metrics = summary["metrics"]
-    bundle = ModelBundle.load(registry / summary["version"], journey)
+def test_the_registered_model_is_refitted_on_all_the_data_with_the_trees_found(trained_registry, journey):
+    registry = Registry(trained_registry)  # the session's bundle, trained by training.train.train on the demo
+    version = registry.current()
+    metrics = registry.manifest(version)["metrics"]
+    bundle = ModelBundle.load(trained_registry / version, journey)
     for name, model in (("next_stage", bundle.next_stage), ("content", bundle.content)):
         refit = metrics[name]["refit"]
         assert refit["rows"] == metrics[name]["rows"]["train"] + metrics[name]["rows"]["test"]
