@@ -121,6 +121,15 @@ def test_the_contact_limit_stops_a_fourth_email_in_a_week_across_placements(clie
     assert [r["channel"] for r in logged(settings)].count(None) == 1
 
 
+def test_the_contact_limit_counts_the_person_on_every_device(client):
+    put_outreach(client, channels=["email"])
+    for device in ("phone", "laptop"):
+        answer = client.post("/v1/identify", json={"visitor_id": device, "user_id": "u-anna"})
+        assert answer.status_code == 200, answer.get_json()
+    sent = [decide(client, visitor=d)["channel"] for d in ("phone", "laptop", "phone", "laptop")]
+    assert sent == ["email", "email", "email", None]
+
+
 def test_the_contact_limit_is_a_setting(settings):
     client = create_app(dataclasses.replace(settings, contact_limit_per_week=1)).test_client()
     put_outreach(client, channels=["email", "sms"])
