@@ -140,8 +140,10 @@ class _Events:
         ts = frame["ts"].to_numpy(dtype=float)
         order = np.lexsort((ts, visitor))  # stable: equal times keep the log's order
         self.visitor, self.type, self.channel, self.ts = visitor[order], types[order], channels[order], ts[order]
-        self.device = pd.factorize(frame["visitor_id"], sort=False)[0][order]
-        self.person = pd.factorize(frame["person"], sort=False)[0][order]
+        device, device_names = pd.factorize(frame["visitor_id"], sort=False)
+        person, person_names = pd.factorize(frame["person"], sort=False)
+        self.device, self.person = device[order], person[order]
+        self.n_devices, self.n_persons = len(device_names), len(person_names)
         self.identified = (frame["person"] != frame["visitor_id"]).to_numpy()[order]
         self.n_visitors = len(self.visitor_names)
         stage_of_type = np.array([journey.stage_index(journey.stage_of(t)) for t in self.type_names], dtype=np.int64)
@@ -190,8 +192,8 @@ def _summary(ev: _Events, by: str, since, until, channel, visitors) -> dict:
         "events": len(ev.visitor),
         "journeys_by": by,
         "visitors": ev.n_visitors,
-        "persons": len(np.unique(ev.person)),
-        "devices": len(np.unique(ev.device)),
+        "persons": ev.n_persons,
+        "devices": ev.n_devices,
         "stitched_journeys": int((_devices_per_journey(ev) > 1).sum()) if by == "person" else 0,
         "visitors_with_stage": with_stage,
         "visitors_without_stage": ev.n_visitors - with_stage,
