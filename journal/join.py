@@ -10,6 +10,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from journal.identity import LINK_COLUMNS, person_keys
+
 
 @dataclasses.dataclass
 class Joined:
@@ -24,6 +26,7 @@ def join_outcomes(
     reward_types,
     window_s: float,
     placement_rewards: dict[str, tuple[str, ...]] | None = None,
+    links: pd.DataFrame | None = None,
 ) -> Joined:
     """Attach to each impression whether the visitor responded to it within `window_s`.
 
@@ -32,15 +35,18 @@ def join_outcomes(
 
     Rule 1 (`decision_id`): an outcome carrying the decision's id and the item (or no item: then
     the decision's first item). Rule 2 (`last_shown`): an outcome without a decision id counts for
-    the latest decision that showed that item to that visitor before it, within the window.
+    the latest decision that showed that item to that person before it, within the window: "that
+    person" is the person key (journal.identity.person_keys) under `links`, so an outcome on one
+    device counts for a decision shown on another device of the same person; without `links`, the
+    user_id, else the visitor_id.
     Outcomes after the window are `late`; a second outcome for one impression is a `duplicate`;
     one naming an unknown decision, or matching nothing, is an `orphan`. All are counted.
     """
-    impressions = _with_keys(impressions.reset_index(drop=True))
+    impressions = _with_keys(impressions.reset_index(drop=True), links)
     impressions["impression"] = np.arange(len(impressions))
     placement_rewards = placement_rewards or {}
     all_types = set(reward_types).union(*placement_rewards.values()) if placement_rewards else set(reward_types)
-    outcomes = _with_keys(events.loc[events["type"].isin(list(all_types))])
+    outcomes = _with_keys(events.loc[events["type"].isin(list(all_types))], links)
     counts = {
         "outcomes": int(len(outcomes)),
         "by_decision_id": 0,
@@ -106,8 +112,9 @@ def join_outcomes(
     return Joined(impressions.drop(columns=["impression"]), counts)
 
 
-def _with_keys(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with `who` (user, else visitor) and the join keys in one dtype on both sides.
+def _with_keys(frame: pd.DataFrame, links: pd.DataFrame | None) -> pd.DataFrame:
+    """A copy with `who` (the person key under `links`: user, else the device's person, else visitor)
+    and the join keys in one dtype on both sides.
 
     The readers differ: pandas 3 reads strings as `str`, a column of None stays `object`, and
     merge_asof refuses keys of two dtypes ("incompatible merge keys"); object holds both.
@@ -116,6 +123,9 @@ def _with_keys(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("decision_id", "visitor_id", "user_id", "item_id"):
         if column in frame:
             frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-    frame["who"] = frame["user_id"].where(frame["user_id"].notna(), frame["visitor_id"])
     frame["ts"] = frame["ts"].astype(float)
+    frame["who"] = person_keys(frame, links if links is not None else _NO_LINKS)
     return frame
+
+
+_NO_LINKS = pd.DataFrame(columns=LINK_COLUMNS)

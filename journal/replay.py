@@ -8,7 +8,7 @@ serving saw.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pandas as pd
 
@@ -35,12 +35,19 @@ class Moment:
 
 
 def point_in_time(
-    events: pd.DataFrame, decisions: list[dict], journey: JourneyMap, recent_cap: int
+    events: pd.DataFrame,
+    decisions: list[dict],
+    journey: JourneyMap,
+    recent_cap: int,
+    who: Sequence[str] | None = None,
 ) -> Iterator[Moment]:
     """Fold `events` (sorted by time) in order; yield each before and after it is folded, and each of
-    `decisions` (sorted by `ts`, each with `who`: user, else visitor) at its moment.
+    `decisions` (sorted by `ts`, each with `who`: its person key) at its moment.
 
-    A decision comes before the events of its own instant: it could not have seen them.
+    `who`, aligned with `events`, is whose context each event folds into: its person key
+    (journal.identity.person_keys, so a linked device's events are the person's); without it, each
+    event's models.context.profile_key (user, else visitor). A decision comes before the events of
+    its own instant: it could not have seen them.
     """
     contexts: dict[str, dict] = {}
     next_decision = 0
@@ -57,10 +64,10 @@ def point_in_time(
                 DECISION, next_decision, decision, contexts.get(decision["who"]) or new_context(decision["who"])
             )
             next_decision += 1
-        who = profile_key(event)
-        context = contexts.get(who)
+        key = who[index] if who is not None else profile_key(event)
+        context = contexts.get(key)
         if context is None:
-            context = contexts[who] = new_context(who)
+            context = contexts[key] = new_context(key)
         yield Moment(BEFORE_EVENT, index, event, context)
         apply_event(context, event, journey, recent_cap)
         yield Moment(AFTER_EVENT, index, event, context)

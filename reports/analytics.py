@@ -1,6 +1,10 @@
 """Journey analytics: the journey customers actually take, beside the one the journey map designs.
 
-One journey is one visitor_id. Its stage sequence is the stages of its stage-bearing
+One journey is one person: the events of every device (visitor_id) linked to the same person
+(journal.identity: the identities log, and events that carry both ids) form one journey, keyed
+by the person key of each event (its user_id, else its device's person at that instant, else
+its visitor_id); `by="device"` keeps one journey per visitor_id, as the report did before
+identities were linked. A journey's stage sequence is the stages of its stage-bearing
 events in time order; "entry" comes before the first and "exit" after the last event in
 the analysed window. The designed map expects entry into the first stage, staying in a
 stage, and moving on to the next one; skips forward, moves back and entries further down
@@ -17,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from journal.event_log import read_daily_log
+from journal.identity import all_links, links_seen_together, person_keys
 from models.journey import EXIT, JourneyMap
 from reports.journey_findings import findings
 
@@ -36,6 +41,8 @@ TIME_BINS = (
     (30 * 86_400.0, "30-90 d"),
     (90 * 86_400.0, ">=90 d"),
 )
+JOURNEYS_BY = ("person", "device")
+"""What one journey is: every device of one person (the default), or one device (visitor_id)."""
 ASSOCIATION_NOTE = (
     "Association, not cause: journeys that contain a touchpoint may differ in other ways from those that do not."
 )
@@ -47,11 +54,17 @@ def analyze_log(
     since: dt.datetime | float | None = None,
     until: dt.datetime | float | None = None,
     channel: str | None = None,
+    links_from: Path | str | None = None,
 ) -> dict:
-    """The journey analytics of the service's event log under `directory`, reading only the days in range."""
+    """The journey analytics of the service's event log under `directory`, reading only the days in range.
+
+    Devices are linked to persons by the identities log of `links_from` (default: the data folder
+    that holds `directory`, as the service lays them out) and by the events that carry both ids.
+    """
     since, until = _epoch(since), _epoch(until)
     events = read_daily_log(directory, since, until)
-    return analyze_journeys(events, journey, since=since, until=until, channel=channel)
+    links = all_links(Path(directory).parent if links_from is None else links_from, events)
+    return analyze_journeys(events, journey, since=since, until=until, channel=channel, links=links)
 
 
 def analyze_journeys(
@@ -62,20 +75,26 @@ def analyze_journeys(
     until: dt.datetime | float | None = None,
     channel: str | None = None,
     visitors: set[str] | None = None,
+    links: pd.DataFrame | None = None,
+    by: str = "person",
     top: int = 10,
     max_path_steps: int = 8,
 ) -> dict:
     """Every figure of the journey report, from canonical events (see training.readers.read_events).
 
     `since`/`until` bound the time (since <= ts < until), `channel` keeps only that channel's
-    touchpoints (the journey as seen on that channel), `visitors` keeps only a segment.
+    touchpoints (the journey as seen on that channel), `visitors` keeps only a segment (the whole
+    journey of every person with a device or id in it). `links` (journal.identity.all_links) tie
+    devices to persons; without them, only the links the events carry do. `by`: one of JOURNEYS_BY.
     """
+    if by not in JOURNEYS_BY:
+        raise ValueError(f"by must be one of {', '.join(JOURNEYS_BY)}, not {by!r}")
     since, until = _epoch(since), _epoch(until)
-    frame = _select(events, since, until, channel, visitors)
+    frame = _select(_with_persons(events, links, by), since, until, channel, visitors)
     ev = _Events(frame, journey)
     transitions = _transitions(ev)
     figures = {
-        "summary": _summary(ev, since, until, channel, visitors),
+        "summary": _summary(ev, by, since, until, channel, visitors),
         "stages": list(journey.stages),
         "conversion_stage": journey.conversion,
         "transitions": transitions,
@@ -93,14 +112,27 @@ def analyze_journeys(
     return figures
 
 
+def _with_persons(events: pd.DataFrame, links: pd.DataFrame | None, by: str) -> pd.DataFrame:
+    """`events` with `person` (each event's person key) and `journey` (the person, or the device)."""
+    frame = events.reindex(columns=["visitor_id", "user_id", "type", "ts", "channel"])
+    if links is None:
+        links = links_seen_together(frame, "event")
+    frame["person"] = person_keys(frame, links)
+    frame["journey"] = frame["person"] if by == "person" else frame["visitor_id"]
+    return frame
+
+
 class _Events:
-    """The events as aligned numpy arrays sorted by (visitor, time), and the stage-bearing subset."""
+    """The events as aligned numpy arrays sorted by (journey, time), and the stage-bearing subset.
+
+    `visitor` holds each event's journey (a person, or a device with by="device"); `device` its visitor_id.
+    """
 
     def __init__(self, frame: pd.DataFrame, journey: JourneyMap):
         self.journey = journey
         self.n_stages = len(journey.stages)
         self.conversion = journey.stages.index(journey.conversion)
-        visitor, self.visitor_names = pd.factorize(frame["visitor_id"], sort=False)
+        visitor, self.visitor_names = pd.factorize(frame["journey"], sort=False)
         types, type_names = pd.factorize(frame["type"], sort=False)
         self.type_names = [str(t) for t in type_names]
         channels, channel_names = pd.factorize(frame["channel"].fillna(UNKNOWN_CHANNEL), sort=False)
@@ -108,7 +140,11 @@ class _Events:
         ts = frame["ts"].to_numpy(dtype=float)
         order = np.lexsort((ts, visitor))  # stable: equal times keep the log's order
         self.visitor, self.type, self.channel, self.ts = visitor[order], types[order], channels[order], ts[order]
-        self.user = frame["user_id"].to_numpy(dtype=object)[order]
+        device, device_names = pd.factorize(frame["visitor_id"], sort=False)
+        person, person_names = pd.factorize(frame["person"], sort=False)
+        self.device, self.person = device[order], person[order]
+        self.n_devices, self.n_persons = len(device_names), len(person_names)
+        self.identified = (frame["person"] != frame["visitor_id"]).to_numpy()[order]
         self.n_visitors = len(self.visitor_names)
         stage_of_type = np.array([journey.stage_index(journey.stage_of(t)) for t in self.type_names], dtype=np.int64)
         self.stage = stage_of_type[self.type] if len(self.type) else np.zeros(0, dtype=np.int64)
@@ -136,9 +172,10 @@ def _select(events: pd.DataFrame, since, until, channel, visitors) -> pd.DataFra
         keep &= events["ts"] < until
     if channel is not None:
         keep &= events["channel"] == channel
-    if visitors is not None:
-        keep &= events["visitor_id"].isin(visitors)
-    return events.loc[keep].reindex(columns=["visitor_id", "user_id", "type", "ts", "channel"])
+    if visitors is not None:  # the whole journey of each person the segment names by any of its ids
+        named = events["visitor_id"].isin(visitors) | events["person"].isin(visitors)
+        keep &= events["journey"].isin(set(events.loc[named, "journey"]))
+    return events.loc[keep]
 
 
 def _starts(keys: np.ndarray) -> np.ndarray:
@@ -148,12 +185,16 @@ def _starts(keys: np.ndarray) -> np.ndarray:
     return starts
 
 
-def _summary(ev: _Events, since, until, channel, visitors) -> dict:
+def _summary(ev: _Events, by: str, since, until, channel, visitors) -> dict:
     with_stage = len(np.unique(ev.s_visitor))
     converting = int(ev.converted.sum())
     return {
         "events": len(ev.visitor),
+        "journeys_by": by,
         "visitors": ev.n_visitors,
+        "persons": ev.n_persons,
+        "devices": ev.n_devices,
+        "stitched_journeys": int((_devices_per_journey(ev) > 1).sum()) if by == "person" else 0,
         "visitors_with_stage": with_stage,
         "visitors_without_stage": ev.n_visitors - with_stage,
         "converting": converting,
@@ -167,6 +208,19 @@ def _summary(ev: _Events, since, until, channel, visitors) -> dict:
             "segment_visitors": None if visitors is None else len(visitors),
         },
     }
+
+
+def journeys_line(summary: dict) -> str:
+    """What one journey is in this report, in words (the CLI's output and the HTML header)."""
+    if summary["journeys_by"] == "device":
+        return (
+            f"one journey per device: {summary['devices']:,} devices of {summary['persons']:,} persons "
+            "(--journeys person stitches each person's devices into one journey)"
+        )
+    return (
+        f"one journey per person: {summary['persons']:,} persons on {summary['devices']:,} devices; "
+        f"{summary['stitched_journeys']:,} journeys stitched across devices"
+    )
 
 
 def _transitions(ev: _Events) -> dict:
@@ -382,8 +436,10 @@ def _cross_channel(ev: _Events) -> dict:
     n_channels = np.bincount(pairs // max(len(ev.channel_names), 1), minlength=ev.n_visitors)
     multi = n_channels > 1
     converted = ev.converted
-    devices = _devices_per_visitor(ev)
-    known_users = converted & (devices > 0)
+    devices = _devices_per_journey(ev, of_person=True)
+    identified = np.zeros(ev.n_visitors, dtype=bool)
+    identified[ev.visitor[ev.identified]] = True
+    known_users = converted & identified
     return {
         "converting_journeys": int(converted.sum()),
         "converting_multi_channel": int((converted & multi).sum()),
@@ -396,16 +452,19 @@ def _cross_channel(ev: _Events) -> dict:
     }
 
 
-def _devices_per_visitor(ev: _Events) -> np.ndarray:
-    """For each visitor, how many visitor ids (devices) its user_id has in the window; 0 when not known."""
-    has_user = pd.notna(ev.user)
-    if not has_user.any():
+def _devices_per_journey(ev: _Events, of_person: bool = False) -> np.ndarray:
+    """For each journey, how many devices (visitor ids) it spans in the window; with `of_person`, how many
+    its person used (the same when journeys are persons; with by="device", the devices of the person the
+    journey's first event belongs to)."""
+    if not len(ev.visitor):
         return np.zeros(ev.n_visitors, dtype=np.int64)
-    links = pd.DataFrame({"visitor": ev.visitor[has_user], "user": ev.user[has_user]}).drop_duplicates("visitor")
-    per_user = links.groupby("user")["visitor"].transform("size").to_numpy()
-    devices = np.zeros(ev.n_visitors, dtype=np.int64)
-    devices[links["visitor"].to_numpy()] = per_user
-    return devices
+    owner = ev.person if of_person else ev.visitor
+    pairs = np.unique(owner.astype(np.int64) * (int(ev.device.max()) + 1) + ev.device)
+    per_owner = np.bincount(pairs // (int(ev.device.max()) + 1), minlength=int(owner.max()) + 1)
+    journeys, first_event = np.unique(ev.visitor, return_index=True)
+    first_owner = np.zeros(ev.n_visitors, dtype=np.int64)
+    first_owner[journeys] = owner[first_event]
+    return per_owner[first_owner]
 
 
 def _touchpoint_association(ev: _Events) -> list[dict]:

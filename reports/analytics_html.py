@@ -8,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+from reports.analytics import journeys_line
 from reports.journey_findings import duration_text
 
 IN_MAP, OFF_MAP, EXIT_COLOUR, DESIGNED = "#2b6cb0", "#dd6b20", "#a0aec0", "#1a202c"
@@ -130,7 +131,8 @@ def _header(figures: dict) -> str:
     period = f"{_day(s['first_event'])} to {_day(s['last_event'])}" if s["first_event"] else "no events"
     return (
         "<h1>Journey report</h1>"
-        f"<p class='what'>{s['events']:,} touchpoints of {s['visitors']:,} journeys (visitors), {period}. "
+        f"<p class='what'>{s['events']:,} touchpoints of {s['visitors']:,} journeys, {period}: "
+        f"{_e(journeys_line(s))}. "
         f"{s['converting']:,} journeys reached {_e(figures['conversion_stage'])} "
         f"({_pct(s['conversion_rate'])}). Designed stages: {_e(f' {ARROW} '.join(figures['stages']))}."
         f"{' Filters: ' + _e(', '.join(chosen)) + '.' if chosen else ''}</p>"
@@ -425,8 +427,9 @@ def _channels(figures: dict) -> str:
         f"<tr><td>conversion rate, multi-channel journeys</td><td>{_pct(cross['multi_channel_conversion_rate'])}</td>"
         f"</tr><tr><td>conversion rate, single-channel journeys</td>"
         f"<td>{_pct(cross['single_channel_conversion_rate'])}</td></tr>"
-        f"<tr><td>converting journeys of known users (user_id)</td><td>{cross['converting_known_users']:,}</td></tr>"
-        f"<tr><td>\u2026 whose user used more than one device</td><td>{cross['converting_multi_device']:,} "
+        f"<tr><td>converting journeys of known persons (user_id or a linked device)</td>"
+        f"<td>{cross['converting_known_users']:,}</td></tr>"
+        f"<tr><td>\u2026 of a person who used more than one device</td><td>{cross['converting_multi_device']:,} "
         f"({_pct(cross['converting_multi_device_share'])})</td></tr></table>"
         f"<p>First touch of each journey, by channel: {first or DASH}.</p>"
     )

@@ -20,6 +20,7 @@ import pandas as pd
 
 from journal.decision_log import read_decision_log
 from journal.event_log import day_files, read_daily_log
+from journal.identity import LINK_COLUMNS, all_links, person_keys
 from journal.join import join_outcomes
 from journal.skipped import describe_skipped, skipped_lines
 from models.errors import ValidationFailed
@@ -40,6 +41,7 @@ GROUPS = (PERSONALIZED, HOLDOUT)
 UNKNOWN_STAGE = "unknown"
 OVERALL = "all stages"
 HOUR, DAY = 3600.0, 86_400.0
+_NO_LINKS = pd.DataFrame(columns=LINK_COLUMNS)
 METRICS = {
     "response_rate": ("response rate", "responses"),
     "conversion_rate": ("conversion rate", "conversions"),
@@ -100,8 +102,17 @@ def lift_from_log(
     events = read_daily_log(data_dir / "events", since, events_until)
     rewards = tuple(reward_types or journey.outcomes)
     own_rewards = {} if reward_types else log.placement_rewards  # asked-for types count everywhere
+    links = all_links(data_dir, _ids_seen(events, log.decisions))
     outcomes, join_counts = decision_outcomes(
-        log.decisions, log.impressions, events, rewards, conversion_types(journey), window_s, conversion_s, own_rewards
+        log.decisions,
+        log.impressions,
+        events,
+        rewards,
+        conversion_types(journey),
+        window_s,
+        conversion_s,
+        own_rewards,
+        links=links,
     )
     outcomes = outcomes.loc[(outcomes["ts"] >= since) & (outcomes["ts"] < until)]
     report = lift_report(
@@ -126,6 +137,12 @@ def lift_from_log(
     return report
 
 
+def _ids_seen(events: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    """visitor_id, user_id and ts of the events and the decisions: both carry links (journal.identity)."""
+    columns = ["visitor_id", "user_id", "ts"]
+    return pd.concat([frame.reindex(columns=columns) for frame in (events, decisions)], ignore_index=True)
+
+
 def conversion_types(journey: JourneyMap) -> tuple[str, ...]:
     """The event types that evidence the journey map's conversion stage."""
     stage = conversion_stage(journey)
@@ -148,34 +165,38 @@ def decision_outcomes(
     window_s: float,
     conversion_window_s: float,
     placement_rewards: dict[str, tuple[str, ...]] | None = None,
+    links: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """One row per decision with its group, stage, `responded`, `converted` and `value`; and the join's counts.
 
     Responded: one of its shown items got a reward-type outcome within `window_s` (by decision id,
     or as the last decision that showed the item; see models.join); a placement in
-    `placement_rewards` counts its own types instead of `reward_types`. Converted: the visitor (user_id
-    if given, else visitor_id) has a conversion event at most `conversion_window_s` after the
-    decision; value is the sum of those events' `value`.
+    `placement_rewards` counts its own types instead of `reward_types`. Converted: the person (the person
+    key under `links`, journal.identity: user_id if given, else the device's person, else visitor_id)
+    has a conversion event, on any of their devices, at most `conversion_window_s` after the decision;
+    value is the sum of those events' `value`.
     """
-    joined = join_outcomes(impressions, events, reward_types, window_s, placement_rewards)
+    links = links if links is not None else _NO_LINKS
+    joined = join_outcomes(impressions, events, reward_types, window_s, placement_rewards, links)
     responded = joined.impressions.groupby("decision_id")["reward"].max() if len(impressions) else pd.Series()
     frame = decisions.copy()
     frame["group"] = np.where(frame["policy"] == HOLDOUT, HOLDOUT, PERSONALIZED)
     frame["stage"] = frame["stage"].fillna(UNKNOWN_STAGE)
-    frame["who"] = frame["user_id"].where(frame["user_id"].notna(), frame["visitor_id"])
+    frame["who"] = person_keys(frame, links)
     frame["responded"] = frame["decision_id"].map(responded).fillna(0).astype(bool)
-    converted = _conversions(frame, events, conversion_event_types, conversion_window_s)
+    converted = _conversions(frame, events, conversion_event_types, conversion_window_s, links)
     frame["converted"] = frame["decision_id"].isin(converted.index)
     frame["value"] = frame["decision_id"].map(converted).fillna(0.0).astype(float)
     return frame, joined.counts
 
 
-def _conversions(decisions: pd.DataFrame, events: pd.DataFrame, types: tuple[str, ...], window_s: float) -> pd.Series:
+def _conversions(
+    decisions: pd.DataFrame, events: pd.DataFrame, types: tuple[str, ...], window_s: float, links: pd.DataFrame
+) -> pd.Series:
     """Value of the conversions within the window after each decision, by decision id (converting ones only)."""
     conversions = events.loc[events["type"].isin(list(types)), ["visitor_id", "user_id", "ts", "value"]]
     conversions = conversions.assign(
-        who=conversions["user_id"].where(conversions["user_id"].notna(), conversions["visitor_id"]),
-        value=conversions["value"].fillna(0.0).astype(float),
+        who=person_keys(conversions, links), value=conversions["value"].fillna(0.0).astype(float)
     )
     pairs = decisions[["decision_id", "who", "ts"]].merge(
         conversions[["who", "ts", "value"]], on="who", suffixes=("", "_conversion")
@@ -251,9 +272,10 @@ def definitions(reward_types, window_hours: float, stage: str, conversion_window
         "comparison": COMPARISON,
         "response": f"at least one shown item got an outcome of type {', '.join(reward_types) or '(none)'} (or of "
         f"the placement's own reward types, where it names them) within {window_hours:g} h (by decision id, or as "
-        "the last decision that showed the item)",
-        "conversion": f"the visitor (user_id if known, else visitor_id) has an event of the {stage!r} stage within "
-        f"{conversion_window_days:g} days after the decision",
+        "the last decision that showed the item to the same person, on any of their devices)",
+        "conversion": f"the person (user_id if known, else the person the device is linked to, else visitor_id) has "
+        f"an event of the {stage!r} stage, on any of their devices, within {conversion_window_days:g} days after the "
+        "decision",
         "value": "the sum of those conversion events' value (0 without one), averaged per decision",
         "absolute_lift": "personalized minus holdout; rates in percentage points. 95% CI: Newcombe's hybrid score "
         "interval for rates, Welch's t interval for value",

@@ -81,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--out", required=True)
     simulate.add_argument("--visitors", type=int, default=3000)
     simulate.add_argument("--seed", type=int, default=11)
+    simulate.add_argument(
+        "--cross-device",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="this share of the visitors who configure, then reach intent, go on logged in on a second device "
+        "(the app); their web logins go to identities/ beside --out (docs/analytics.md)",
+    )
 
     importing = commands.add("import", help="convert a public data set into canonical events and logs")
     importing.add_argument("kind", choices=list(IMPORT_KINDS), help="which data set")
@@ -96,7 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument("--since", type=_instant, help="first instant, ISO-8601 (UTC if no zone)")
     analyze.add_argument("--until", type=_instant, help="end instant (excluded), ISO-8601 (UTC if no zone)")
     analyze.add_argument("--channel", help="only this channel's touchpoints (the journey as seen there)")
-    analyze.add_argument("--segment", help="file of visitor ids, one a line: analyse only those journeys")
+    analyze.add_argument("--segment", help="file of visitor or user ids, one a line: analyse only those journeys")
+    analyze.add_argument(
+        "--journeys",
+        choices=["person", "device"],
+        default="person",
+        help="one journey per person (every linked device; the default) or per device (visitor_id)",
+    )
+    analyze.add_argument(
+        "--identities-from",
+        help="folder whose identities/ log links devices to persons (default: the folder holding --events)",
+    )
     analyze.add_argument("--max-bad-rows", type=int, default=0, help="skip up to this many bad rows, then stop")
     analyze.add_argument("--json", action="store_true", help="print the summary and findings as one JSON object")
 
@@ -253,9 +271,11 @@ def _simulate(args, settings: Settings, progress: Progress) -> int:
     from training.simulate import write_events
 
     with progress.step(f"simulating {args.visitors:,} visitors") as step:
-        count = write_events(args.out, args.visitors, args.seed)
+        count = write_events(args.out, args.visitors, args.seed, cross_device=args.cross_device)
         step.result = f"{count:,} events"
     print(f"wrote {count:,} events of {args.visitors:,} simulated visitors to {args.out}")
+    if args.cross_device > 0:
+        print(f"wrote their web logins to {Path(args.out).parent / 'identities'}")
     return 0
 
 
@@ -270,7 +290,8 @@ def _import(args, settings: Settings, progress: Progress) -> int:
 
 
 def _analyze(args, settings: Settings, progress: Progress) -> int:
-    from reports.analytics import analyze_journeys
+    from journal.identity import all_links
+    from reports.analytics import analyze_journeys, journeys_line
     from reports.analytics_html import write_report
     from training.readers import read_events
 
@@ -283,9 +304,17 @@ def _analyze(args, settings: Settings, progress: Progress) -> int:
         step.result = f"{len(events):,} events"
     read_s = time.perf_counter() - started
     segment = _read_segment(args.segment) if args.segment else None
+    links = all_links(args.identities_from or Path(args.events).parent, events)
     with progress.step("analysing journeys"):
         figures = analyze_journeys(
-            events, journey, since=args.since, until=args.until, channel=args.channel, visitors=segment
+            events,
+            journey,
+            since=args.since,
+            until=args.until,
+            channel=args.channel,
+            visitors=segment,
+            links=links,
+            by=args.journeys,
         )
     analyze_s = time.perf_counter() - started - read_s
     skipped = skipped_lines(events.attrs.get("bad_lines", 0))
@@ -301,6 +330,7 @@ def _analyze(args, settings: Settings, progress: Progress) -> int:
         f"{summary['events']:,} events, {summary['visitors']:,} journeys, {summary['converting']:,} converting; "
         f"read {timings['read_s']} s, analysed {timings['analyze_s']} s, total {timings['total_s']} s"
     )
+    print(journeys_line(summary))
     if describe_skipped(skipped):
         print(describe_skipped(skipped))
     print("Where the real journey departs from the map:")

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from journal.identity import links_seen_together, person_keys
 from journal.replay import BEFORE_EVENT, DECISION, point_in_time
-from models.context import profile_key
 from models.features import FeatureSpec, ItemStats
 from models.journey import EXIT
 from models.pools import TagIndex
@@ -49,13 +49,16 @@ class Replay:
     split would serve with (the full-catalog evaluation ranks with it)."""
 
 
-def next_stage_labels(events: pd.DataFrame, spec: FeatureSpec, horizon_s: float) -> np.ndarray:
-    """For each event: the class of the visitor's next stage-bearing touchpoint within the horizon.
+def next_stage_labels(
+    events: pd.DataFrame, spec: FeatureSpec, horizon_s: float, who: np.ndarray | None = None
+) -> np.ndarray:
+    """For each event: the class of the person's next stage-bearing touchpoint within the horizon.
 
-    EXIT when there is none within it; -1 (unknown, dropped) when the data ends before the horizon does.
+    `who`: each event's person key (default: profile_keys, user else visitor). EXIT when there is
+    none within it; -1 (unknown, dropped) when the data ends before the horizon does.
     """
     classes = {s: i for i, s in enumerate(spec.journey.next_stage_classes)}
-    who = profile_keys(events)
+    who = profile_keys(events) if who is None else pd.Series(who, index=events.index)
     stage = events["type"].map(spec.journey.events)
     order = np.lexsort((events["ts"].to_numpy(), who.to_numpy()))
     frame = pd.DataFrame({"who": who, "ts": events["ts"]}).iloc[order]
@@ -97,8 +100,13 @@ def replay(
     split_at: float | None = None,
     max_choices: int | None = None,
     count=None,
+    links: pd.DataFrame | None = None,
 ) -> Replay:
-    """Fold events in time order; emit a next-stage row after each event.
+    """Fold events in time order, per person; emit a next-stage row after each event.
+
+    A person's events are those of every device linked to them (journal.identity.person_keys under
+    `links`, default: the links the events carry), so the rows follow the person's journey across
+    devices, as serving folds a linked device's events into the person's context.
 
     Contexts keep `spec.recent_cap` recent touchpoints, as the service keeps its recent_events_cap.
     Content rows: with logged `impressions` (joined to their rewards), one row per shown item with
@@ -111,7 +119,9 @@ def replay(
     event or decision folded (a progress counter, training/progress.py).
     """
     rng = np.random.default_rng(seed)
-    labels = next_stage_labels(events, spec, horizon_s)
+    links = links if links is not None else links_seen_together(events, "event")
+    who = person_keys(events, links)
+    labels = next_stage_labels(events, spec, horizon_s, who)
     sampled = np.ones(len(events), dtype=bool)
     if max_rows and len(events) > max_rows:
         sampled = rng.random(len(events)) < max_rows / len(events)
@@ -134,10 +144,10 @@ def replay(
     ct_X, ct_y, ct_ts, ct_group, ct_items, ct_stages, ct_weight = [], [], [], [], [], [], []
     journey = spec.journey
     use_impressions = impressions is not None and len(impressions) > 0
-    decisions = _decision_groups(impressions) if use_impressions else []
+    decisions = _decision_groups(impressions, links) if use_impressions else []
     at_split = None
 
-    for moment in point_in_time(events, decisions, journey, spec.recent_cap):
+    for moment in point_in_time(events, decisions, journey, spec.recent_cap, who):
         if count is not None:
             count()
         ctx = moment.context
@@ -171,7 +181,7 @@ def replay(
                 popular = generators.trending(HARD_FROM)
                 proposed = candidates(generators, before, popular, catalog_items, tags, HARD_FROM, None, tags_index)
                 choice = _sample_choice(item, universe, universe_index, negatives, rng, list(proposed), touched)
-                profile = profiles.get(profile_key(event), {})
+                profile = profiles.get(who[row_index], {})
                 ct_X.append(
                     spec.content_matrix(ctx, event["ts"], event["channel"], choice, item_stats, catalog_items, profile)
                 )
@@ -189,7 +199,7 @@ def replay(
             item_stats.add(item, stage)
         stage_mix[stage or "(no stage)"] = stage_mix.get(stage or "(no stage)", 0) + 1
         if keep_row[row_index]:
-            ns_X.append(spec.context_row(ctx, event["ts"], event["channel"], profiles.get(profile_key(event))))
+            ns_X.append(spec.context_row(ctx, event["ts"], event["channel"], profiles.get(who[row_index])))
             ns_y.append(labels[row_index])
             ns_ts.append(event["ts"])
     width_ns, width_ct = len(spec.context_names), len(spec.content_names)
@@ -216,11 +226,11 @@ def replay(
     )
 
 
-def _decision_groups(impressions: pd.DataFrame) -> list[dict]:
-    """Impressions grouped into decisions, in time order, each with its shown items and rewards."""
-    frame = impressions.assign(
-        who=impressions["user_id"].where(impressions["user_id"].notna(), impressions["visitor_id"])
-    ).sort_values(["ts", "decision_id", "position"], kind="stable")
+def _decision_groups(impressions: pd.DataFrame, links: pd.DataFrame) -> list[dict]:
+    """Impressions grouped into decisions, in time order, each with its shown items, rewards and person."""
+    frame = impressions.assign(who=person_keys(impressions, links)).sort_values(
+        ["ts", "decision_id", "position"], kind="stable"
+    )
     groups = []
     for decision_id, rows in frame.groupby("decision_id", sort=False):
         logged_profile = rows["profile"].iloc[0] if "profile" in rows else None

@@ -5,15 +5,26 @@ and walks the journey as a Markov process whose odds depend on what they did: a 
 who configured a car is likelier to book a test drive; one who test-drove is likelier to
 buy. They skip stages, go back, switch channel and lapse, as real customers do. The
 output is canonical events (JSON Lines), what `python -m training train` reads.
+
+With a cross-device share, that share of the visitors who configure a car and then reach intent
+switch devices there: they browse and configure anonymously on the web (device `sim-N`), log in on
+the web to save the configuration (a link in the identities log, journal/identity.py), and go on in
+the app, logged in (device `sim-N-app`, events that carry `user_id` `person-N`), where most of them
+buy. Counted per device, that looks like configuring leads nowhere; counted per person it does not.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from journal.identity import IDENTITIES_LOG, LINK
+from journal.writer import DailyLog
 
 START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 PERSONAS = {
@@ -23,6 +34,9 @@ PERSONAS = {
 }
 HEROES = [p["model"] for p in PERSONAS.values()]
 HOUR, DAY = 3600.0, 86400.0
+INTENT_TYPES = ("book_test_drive", "apply_financing", "dealer_visit")
+LOGIN_AFTER_S = 60.0
+"""The web login that saves the configuration comes this long after the last web touchpoint."""
 
 
 def simulate(visitors: int = 3000, seed: int = 11) -> list[dict]:
@@ -135,11 +149,62 @@ def _next(rng: np.random.Generator, odds: dict[str, float]) -> str:
     return str(rng.choice(names, p=np.asarray(probs) / sum(probs)))
 
 
-def write_events(path: Path | str, visitors: int = 3000, seed: int = 11) -> int:
-    """Simulate and write JSON Lines; returns the number of events."""
+def split_devices(events: list[dict], share: float, seed: int = 11) -> tuple[list[dict], list[dict]]:
+    """Move `share` of the journeys that configure and then reach intent onto a second device from
+    that intent on (see the module docstring); returns the events, in time order, and the identities
+    log's records of the web logins. The journeys themselves are unchanged: only who holds them."""
+    rng = np.random.default_rng([seed, 14])
+    journeys: dict[str, list[dict]] = defaultdict(list)
+    for event in events:
+        journeys[event["visitor_id"]].append(event)
+    links = []
+    for visitor, journey in journeys.items():
+        draw = rng.random()
+        switch = _switch_at(journey)
+        if switch is None or draw >= share:
+            continue
+        person, app = visitor.replace("sim-", "person-", 1), f"{visitor}-app"
+        for event in journey[:switch]:
+            event["channel"] = "web" if event["channel"] == "app" else event["channel"]
+        for event in journey[switch:]:
+            event.update(visitor_id=app, user_id=person, event_id=f"{event['event_id']}-app")
+            event["channel"] = "app" if event["channel"] == "web" else event["channel"]
+        links.append(_link(visitor, person, _ts(journey[switch - 1]) + LOGIN_AFTER_S))
+    events = sorted(events, key=lambda e: (e["timestamp"], e["visitor_id"]))
+    return events, sorted(links, key=lambda link: link["ts"])
+
+
+def _switch_at(journey: list[dict]) -> int | None:
+    """The position of the first intent touchpoint after a configuration, if any."""
+    configured = False
+    for position, event in enumerate(journey):
+        configured = configured or event["type"] == "configure_product"
+        if configured and event["type"] in INTENT_TYPES:
+            return position
+    return None
+
+
+def _link(visitor: str, person: str, ts: float) -> dict:
+    """An identities log record (journal/identity.py): the device `visitor` logs in as `person` at `ts`."""
+    at = dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+    link_id = hashlib.sha256(f"{visitor}|{person}".encode()).hexdigest()[:32]
+    return {"link_id": link_id, "ts": ts, "at": at, "action": LINK, "visitor_id": visitor, "user_id": person}
+
+
+def _ts(event: dict) -> float:
+    return dt.datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
+
+
+def write_events(path: Path | str, visitors: int = 3000, seed: int = 11, cross_device: float = 0.0) -> int:
+    """Simulate and write JSON Lines; returns the number of events. With `cross_device`, that share of
+    the configuring journeys switches devices (split_devices) and their web logins are written to the
+    identities log beside the file, `<its folder>/identities/`, where `python -m training analyze` looks."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     events = simulate(visitors, seed)
+    if cross_device > 0:
+        events, links = split_devices(events, cross_device, seed)
+        DailyLog(path.parent / IDENTITIES_LOG, fsync=False).append(links)
     with open(path, "w") as handle:
         for event in events:
             handle.write(json.dumps(event) + "\n")

@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from journal.identity import all_links
 from journal.join import join_outcomes
 from journal.skipped import describe_skipped, skipped_lines
 from models.bundle import BUNDLE_FORMAT, ModelBundle, library_versions
@@ -100,15 +102,19 @@ def train(
     catalog_items = catalog.items if catalog is not None else {}
     joined = None
     bad_decision_lines = None
+    links = all_links(Path(events_path).parent, events)  # who is who: journal/identity.py
     if decisions_path is not None:
         impressions = read_impressions(decisions_path)
+        links = all_links(Path(events_path).parent, _ids_seen(events, impressions))
         bad_decision_lines = impressions.attrs["bad_lines"]
         if profiles is None:
             profiles = logged_profiles(impressions)
             profiles_from = "the decision log"
         decisions_fingerprint = fingerprint([str(f) for f in decision_files(decisions_path)])
         rewards = tuple(reward_types or journey.outcomes)
-        joined = join_outcomes(impressions, events, rewards, reward_window_hours * 3600, placement_rewards(impressions))
+        joined = join_outcomes(
+            impressions, events, rewards, reward_window_hours * 3600, placement_rewards(impressions), links
+        )
         progress(
             f"joined {len(impressions):,} impressions to outcomes {list(rewards)}: "
             + ", ".join(f"{k} {v:,}" for k, v in joined.counts.items())
@@ -130,6 +136,7 @@ def train(
         split_at=cutoff,
         max_choices=max_choices,
         count=count,
+        links=links,
     )
     progress(f"training on events before {_iso(cutoff)}, evaluating on the rest")
     next_stage, next_stage_metrics = _fit_next_stage(rows.next_stage, spec, cutoff)
@@ -232,6 +239,12 @@ def train(
         "metrics": manifest["metrics"],
         "full_catalog": full_catalog,
     }
+
+
+def _ids_seen(events: pd.DataFrame, impressions: pd.DataFrame) -> pd.DataFrame:
+    """visitor_id, user_id and ts of the events and the logged decisions: both carry links."""
+    columns = ["visitor_id", "user_id", "ts"]
+    return pd.concat([frame.reindex(columns=columns) for frame in (events, impressions)], ignore_index=True)
 
 
 def _split(ts, split_at: float | None) -> float:

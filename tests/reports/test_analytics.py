@@ -17,13 +17,18 @@ from tests.journey_log import EXPECTED_COUNTS, EXPECTED_FUNNEL, HOUR, T0
 
 @pytest.fixture(scope="module")
 def figures(journey):
-    return analyze_journeys(journey_log.frame(), journey)
+    """One journey per device, as the figures below were worked out (c and d are two of them)."""
+    return analyze_journeys(journey_log.frame(), journey, by="device")
 
 
 def test_summary_counts_journeys_and_conversions(figures):
     assert figures["summary"] | {"filters": None, "first_event": None, "last_event": None} == {
         "events": 15,
+        "journeys_by": "device",
         "visitors": 4,
+        "persons": 3,  # a, b, and u1 (devices c and d)
+        "devices": 4,
+        "stitched_journeys": 0,
         "visitors_with_stage": 3,
         "visitors_without_stage": 1,
         "converting": 2,
@@ -222,9 +227,9 @@ def test_an_expected_step_rarely_taken_is_a_gap(journey):
     "filters, visitors, events",
     [
         ({"since": T0 + dt.timedelta(hours=2), "until": T0 + dt.timedelta(hours=6)}, 3, 6),
-        ({"since": (T0 + dt.timedelta(hours=2)).timestamp()}, 4, 11),
+        ({"since": (T0 + dt.timedelta(hours=2)).timestamp()}, 3, 11),  # a, b, and u1 (devices c and d)
         ({"channel": "store"}, 2, 3),
-        ({"visitors": {"a", "d"}}, 2, 6),
+        ({"visitors": {"a", "d"}}, 2, 10),  # d is u1's device: u1's whole journey (c's events too)
     ],
 )
 def test_filters_select_time_channel_and_segment(journey, filters, visitors, events):

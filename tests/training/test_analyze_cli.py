@@ -78,7 +78,7 @@ def test_handcrafted_log_findings_and_filters(capsys, tmp_path, small_log):
     code, printed, _ = run(capsys, "analyze", "--events", str(small_log), "--out", str(out), "--json")
     assert code == 0
     answer = json.loads(printed)
-    assert answer["summary"]["visitors"] == 4 and answer["summary"]["converting"] == 2
+    assert answer["summary"]["visitors"] == 3 and answer["summary"]["converting"] == 2  # c and d are u1's
     assert [f["kind"] for f in answer["findings"]][:3] == ["late_entry", "skip", "back"]
     assert set(answer["seconds"]) == {"read_s", "analyze_s", "total_s"}
 
@@ -92,11 +92,17 @@ def test_handcrafted_log_findings_and_filters(capsys, tmp_path, small_log):
     segment = tmp_path / "segment.txt"
     segment.write_text("visitor_id\na\n\nd\n")
     code, printed, _ = run(
-        capsys, "analyze", "--events", str(small_log), "--out", str(out), "--json", "--segment", str(segment)
+        capsys,
+        "analyze",
+        *("--events", str(small_log), "--out", str(out), "--json", "--segment", str(segment), "--journeys", "device"),
     )
     assert json.loads(printed)["summary"] | {"filters": None} == {
         "events": 6,
+        "journeys_by": "device",
         "visitors": 2,
+        "persons": 2,
+        "devices": 2,
+        "stitched_journeys": 0,
         "visitors_with_stage": 1,
         "visitors_without_stage": 1,
         "converting": 1,
