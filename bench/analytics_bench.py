@@ -47,7 +47,7 @@ def generate(path: Path, log_dir: Path, n_events: int, seed: int) -> int:
         copy["event_id"] = copy["event_id"] + f"-r{replica}"
         copy["visitor_id"] = copy["visitor_id"] + f"-r{replica}"
         copy["user_id"] = np.where(linked, "u-" + base["visitor_id"] + f"-{replica // 2}", None)
-        copy["ts"] = copy["ts"] + rng.integers(0, 30) * 86_400.0
+        copy["ts"] = copy["ts"] - rng.integers(0, 30) * 86_400.0  # earlier, never past now (analyze refuses the future)
         copies.append(copy)
         total += len(copy)
         replica += 1
