@@ -84,6 +84,12 @@ def all_links(data_dir: Path | str, events: pd.DataFrame | None = None) -> pd.Da
     return links.reset_index(drop=True)
 
 
+def ids_seen(*frames: pd.DataFrame) -> pd.DataFrame:
+    """visitor_id, user_id and ts of several logs' rows (events, decisions): each may carry a link."""
+    columns = ["visitor_id", "user_id", "ts"]
+    return pd.concat([frame.reindex(columns=columns) for frame in frames], ignore_index=True)
+
+
 def device_timeline(links: pd.DataFrame) -> pd.DataFrame:
     """(visitor_id, ts, person, first_person): each device's owner from each link record on ("" when
     anonymous after an unlink), and the first person it was ever linked to."""

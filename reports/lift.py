@@ -20,7 +20,7 @@ import pandas as pd
 
 from journal.decision_log import read_decision_log
 from journal.event_log import day_files, read_daily_log
-from journal.identity import LINK_COLUMNS, all_links, person_keys
+from journal.identity import LINK_COLUMNS, all_links, ids_seen, person_keys
 from journal.join import join_outcomes
 from journal.skipped import describe_skipped, skipped_lines
 from models.errors import ValidationFailed
@@ -102,7 +102,7 @@ def lift_from_log(
     events = read_daily_log(data_dir / "events", since, events_until)
     rewards = tuple(reward_types or journey.outcomes)
     own_rewards = {} if reward_types else log.placement_rewards  # asked-for types count everywhere
-    links = all_links(data_dir, _ids_seen(events, log.decisions))
+    links = all_links(data_dir, ids_seen(events, log.decisions))
     outcomes, join_counts = decision_outcomes(
         log.decisions,
         log.impressions,
@@ -135,12 +135,6 @@ def lift_from_log(
     }
     report["notes"].extend(_read_notes(report["read"], until, conversion_s, window_s, now))
     return report
-
-
-def _ids_seen(events: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
-    """visitor_id, user_id and ts of the events and the decisions: both carry links (journal.identity)."""
-    columns = ["visitor_id", "user_id", "ts"]
-    return pd.concat([frame.reindex(columns=columns) for frame in (events, decisions)], ignore_index=True)
 
 
 def conversion_types(journey: JourneyMap) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from journal.identity import all_links, ids_seen, person_keys
 from journal.join import join_outcomes
 from journal.replay import DECISION, point_in_time
 from journal.skipped import skipped_lines
@@ -51,9 +52,16 @@ def load_logged(
     impressions = read_impressions(decisions)
     if not len(impressions):
         raise NotFound(f"no logged decisions in {decisions}")
-    joined = join_outcomes(impressions, events, journey.outcomes, window_hours * 3600, placement_rewards(impressions))
+    # who is who (journal/identity.py): the identities log beside the events, and the links the logs carry
+    links = all_links(Path(events_path).parent, ids_seen(events, impressions))
+    rewards = placement_rewards(impressions)
+    joined = join_outcomes(impressions, events, journey.outcomes, window_hours * 3600, rewards, links)
     skipped = skipped_lines(events.attrs["bad_lines"], impressions.attrs["bad_lines"])
-    return Logged(joined.impressions, events, joined.counts, skipped)
+    impressions = joined.impressions.assign(who=person_keys(joined.impressions, links))
+    attrs = dict(events.attrs)
+    events = events.assign(who=person_keys(events, links))
+    events.attrs.update(attrs)
+    return Logged(impressions, events, joined.counts, skipped)
 
 
 def target_choices(
@@ -192,7 +200,8 @@ def _model_rankings(bundle, impressions, candidates, events, journey, catalog) -
     """At each logged decision, replayed point in time, its candidates ranked by the model's objective."""
     rankings: list[list[str]] = [[] for _ in range(len(impressions))]
     decisions = _logged_decisions(impressions)
-    for moment in point_in_time(events, decisions, journey, bundle.spec.recent_cap):
+    who = events["who"].to_numpy() if "who" in events else None  # person keys where load_logged set them
+    for moment in point_in_time(events, decisions, journey, bundle.spec.recent_cap, who):
         if moment.kind != DECISION:
             continue
         rows = moment.record["rows"]
@@ -209,13 +218,15 @@ def _model_rankings(bundle, impressions, candidates, events, journey, catalog) -
 
 
 def _logged_decisions(impressions: pd.DataFrame) -> list[dict]:
-    """One entry per decision, in time order: its `ts`, `who` (user, else visitor) and impression rows."""
+    """One entry per decision, in time order: its `ts`, `who` (its person key, else user, else visitor) and
+    impression rows."""
     decisions: dict[str, dict] = {}
     for index in np.argsort(impressions["ts"].to_numpy(), kind="stable"):
         row = impressions.iloc[index]
         entry = decisions.get(row["decision_id"])
         if entry is None:
             who = row["user_id"] if isinstance(row["user_id"], str) else row["visitor_id"]
+            who = row["who"] if "who" in row else who
             entry = decisions[row["decision_id"]] = {"ts": float(row["ts"]), "who": who, "rows": []}
         entry["rows"].append(int(index))
     return list(decisions.values())

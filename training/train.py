@@ -7,9 +7,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from journal.identity import all_links
+from journal.identity import all_links, ids_seen
 from journal.join import join_outcomes
 from journal.skipped import describe_skipped, skipped_lines
 from models.bundle import BUNDLE_FORMAT, ModelBundle, library_versions
@@ -105,7 +104,7 @@ def train(
     links = all_links(Path(events_path).parent, events)  # who is who: journal/identity.py
     if decisions_path is not None:
         impressions = read_impressions(decisions_path)
-        links = all_links(Path(events_path).parent, _ids_seen(events, impressions))
+        links = all_links(Path(events_path).parent, ids_seen(events, impressions))
         bad_decision_lines = impressions.attrs["bad_lines"]
         if profiles is None:
             profiles = logged_profiles(impressions)
@@ -239,12 +238,6 @@ def train(
         "metrics": manifest["metrics"],
         "full_catalog": full_catalog,
     }
-
-
-def _ids_seen(events: pd.DataFrame, impressions: pd.DataFrame) -> pd.DataFrame:
-    """visitor_id, user_id and ts of the events and the logged decisions: both carry links."""
-    columns = ["visitor_id", "user_id", "ts"]
-    return pd.concat([frame.reindex(columns=columns) for frame in (events, impressions)], ignore_index=True)
 
 
 def _split(ts, split_at: float | None) -> float:
