@@ -206,5 +206,6 @@ def evaluate_on_log(
     result = value(model, held_out, policy_arms(model, uplift, 0.0))
     result["curve"] = sends_curve(model, held_out, uplift, costs)
     result["learner"], result["seed"] = learner, seed
+    result["switch_margin"], result["default_arm"] = model.meta["switch_margin"], model.meta["default_arm"]
     result["learned_on"], result["valued_on"] = int(learning.sum()), int(len(held_out))
     return result
