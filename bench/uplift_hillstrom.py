@@ -9,7 +9,8 @@ customers), splits the customers in halves (seeded permutation), fits the learne
 other by IPS with the logged 1/3 propensities, and SNIPS (the direct difference on a randomised log),
 beside each single arm sent to everyone. Differences are paired on the same held-out customers: the
 mean of per-customer IPS differences with a 95 % normal interval. Then the sends curve: for each
-cost per send, the share of customers sent an e-mail and the estimated visit rate.
+cost per send, the share of customers sent an e-mail and the estimated visit rate, beside what the best
+e-mail sent to a random share of that size would earn (no e-mail + share x its lift: no targeting).
 """
 
 from __future__ import annotations
@@ -70,13 +71,15 @@ def print_result(result: dict) -> None:
         best = "  <- best single e-mail" if arm == result["best_single"] else ""
         print(f"    - {arm:<14} {entry['value']:+.4f} [{low:+.4f}, {high:+.4f}]{best}")
     print("  sends curve (held-out half):")
-    print(f"    {'cost/send':>9} {'e-mails sent':>13} {'visits IPS [95% CI]':>30} {'visits SNIPS':>13}")
+    best, none = result["arms"][result["best_single"]], result["arms"]["no_email"]
+    header = f"{result['best_single']} to a random share"
+    print(f"    {'cost/send':>9} {'e-mails sent':>13} {'visits IPS [95% CI]':>30} {'visits SNIPS':>13} {header:>30}")
     for row in result["curve"]:
+        random_share = none["snips"]["value"] + row["sends"] * (best["snips"]["value"] - none["snips"]["value"])
         print(
             f"    {row['cost_per_send']:>9.3f} {row['sends']:>13.1%} {_estimate(row['ips']):>30} "
-            f"{row['snips']['value']:>13.4f}"
+            f"{row['snips']['value']:>13.4f} {random_share:>30.4f}"
         )
-    best, none = result["arms"][result["best_single"]], result["arms"]["no_email"]
     print(
         f"    beside: {result['best_single']} to everyone (100% sent) {best['snips']['value']:.4f}, "
         f"no e-mail (0% sent) {none['snips']['value']:.4f}"
