@@ -154,3 +154,33 @@ def test_mistakes_are_refused_with_the_fix(fitted, tmp_path, capsys, extra, mess
     extra = [str(ids) if e == "IDS" else str(tmp_path / "missing.txt") if e == "MISSING" else e for e in extra]
     assert _batch(tmp_path / "var", model, tmp_path / f"out{suffix}", *extra) == 2
     assert message in capsys.readouterr().err
+
+
+def test_lift_compares_a_campaign_with_its_holdout(fitted, tmp_path, capsys):
+    imported, model = fitted
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(_ids(imported)) + "\n")
+    data_dir = tmp_path / "var"
+    source = ["--ids", str(ids), "--profiles", str(imported / "profiles.jsonl"), "--campaign", "c1"]
+    assert _batch(data_dir, model, tmp_path / "c1.jsonl", *source, "--holdout-share", "0.3") == 0
+    rows = [json.loads(line) for line in (tmp_path / "c1.jsonl").read_text().splitlines()]
+    now = time.time()
+    # every second person sent an e-mail visits, every tenth of the holdout: a lift of about 40 points
+    visits = [
+        {"event_id": f"v{n}", "visitor_id": r["visitor_id"], "type": "visit", "ts": now + 1, "channel": "web"}
+        | {"decision_id": r["decision_id"]}
+        for n, r in enumerate(rows)
+        if n % (2 if r["policy"] == "uplift" else 10) == 0
+    ]
+    events = data_dir / "events"
+    events.mkdir()
+    day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    (events / f"{day}.jsonl").write_text("".join(json.dumps(visit) + "\n" for visit in visits))
+    capsys.readouterr()
+    lift = ["lift", "--data-dir", str(data_dir), "--placement", "email_campaign", "--journey", JOURNEY, "--json"]
+    assert main([*lift, "--quiet"]) == 0
+    overall = json.loads(capsys.readouterr().out)["placements"][0]["overall"]
+    held = sum(r["policy"] == "holdout" for r in rows)
+    assert overall["holdout"]["decisions"] == held and overall["personalized"]["decisions"] == 300 - held
+    assert overall["metrics"]["response_rate"]["significant"]
+    assert 0.25 < overall["metrics"]["response_rate"]["absolute_lift"] < 0.55
