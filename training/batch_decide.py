@@ -279,18 +279,19 @@ class Decider:
         uplift = self.model.predict_uplift(self.model.design(profiles))
         greedy = self.model.choose(uplift, self.options.cost_per_send)
         greedy = np.where(greedy == NOTHING, nothing, greedy)
-        chosen, propensity = greedy, np.ones(n)
+        chosen, propensity, explored = greedy, np.ones(n), np.zeros(n, dtype=bool)
         if self.options.epsilon > 0:
             explore = self.rng.random(n) < self.options.epsilon
             chosen = np.where(explore, self.rng.integers(0, len(self.actions), n), greedy)
             propensity = (1 - self.options.epsilon) * (chosen == greedy) + self.options.epsilon / len(self.actions)
-            summary.explored += int((explore & (chosen != greedy)).sum())
+            explored = explore & (chosen != greedy)
         persons = person_keys(pd.DataFrame({"visitor_id": ids, "user_id": None, "ts": now}), self.links)
         held = np.zeros(n, dtype=bool)
         if self.options.holdout_share > 0:
             held = np.array([holdout_bucket(p, self.options.campaign) < self.options.holdout_share for p in persons])
         chosen = np.where(held, nothing, chosen)
         propensity = np.where(held, 1.0, propensity)
+        summary.explored += int((explored & ~held).sum())
         expected = np.zeros(n)
         sent = chosen != nothing
         expected[sent] = uplift[np.flatnonzero(sent), chosen[sent]]
