@@ -17,7 +17,7 @@ from models.errors import NotFound, WayfinderError
 from models.features import FeatureSpec
 from models.journey import JourneyMap
 from models.registry import Registry
-from training import keys_cli
+from training import batch_decide, keys_cli
 from training.cli_options import common_options, resolve
 from training.evaluate import REWARDS
 from training.event_checks import EventChecks
@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     report = commands.add("report", help="(re)write a version's HTML training report; prints its path")
     report.add_argument("version", nargs="?", help="model version (default: the current one)")
     keys_cli.add_parser(commands)
+    batch_decide.add_parsers(commands)
     rebuild = commands.add(
         "rebuild", help="rebuild Redis (contexts, profiles, dedup, caps, popularity) from the journal after data loss"
     )
@@ -662,6 +663,8 @@ COMMANDS = {
     "keys": lambda args, settings, progress: keys_cli.run(args, settings),
     "retention": _retention,
     "compact": _compact,
+    "uplift": batch_decide.run_uplift,
+    "batch-decide": batch_decide.run_batch,
 }
 
 if __name__ == "__main__":
