@@ -59,6 +59,13 @@ class DailyLog:
             _append(path, "".join(lines).encode("utf-8"), self.fsync, check)
             self._line_start_checked.add(path)
 
+    def append_lines(self, lines: list[str], ts: float) -> None:
+        """Already encoded records (one JSON object and a newline each) that share the instant `ts`, in one
+        write to that day's file: for writers that encode faster than `append` (a campaign's decisions)."""
+        path = self.path_for(ts)
+        _append(path, "".join(lines).encode("utf-8"), self.fsync, path not in self._line_start_checked)
+        self._line_start_checked.add(path)
+
     def append_or_refuse(self, records: list[dict], log_name: str, consequence: str) -> None:
         """`append`, or DiskUnavailable (503) naming the log and what the caller did not do: no 2xx for
         a record the disk did not take."""

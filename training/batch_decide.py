@@ -31,7 +31,6 @@ from journal.join import join_outcomes
 from journal.profile_log import LatestProfiles
 from journal.records import RECORD_VERSION, VERSION_FIELD
 from journal.writer import DailyLog
-from journal.writer import _append as append_to_day_file
 from models.errors import DiskUnavailable, NotFound, ValidationFailed, WayfinderError
 from models.journey import JourneyMap
 from models.policy import holdout_bucket
@@ -360,23 +359,20 @@ class Decider:
 
 
 class DecisionLines:
-    """Appends a chunk's encoded decision records to the decision log's day file (journal.writer.DailyLog's
-    file, lock and torn-line rule) in one write: the records of a chunk share one instant."""
+    """Appends a chunk's encoded decision records to the decision log's day file in one write
+    (journal.writer.DailyLog.append_lines: its file, lock and torn-line rule); a chunk shares one instant."""
 
     def __init__(self, directory: Path, host: str | None):
         self.log = DailyLog(directory, host=host)
-        self.checked: set[Path] = set()
 
     def append(self, lines: list[str], ts: float) -> None:
-        path = self.log.path_for(ts)
         try:
-            append_to_day_file(path, "".join(lines).encode("utf-8"), self.log.fsync, path not in self.checked)
+            self.log.append_lines(lines, ts)
         except OSError as exc:
             raise DiskUnavailable(
                 f"cannot write the decision log ({exc.strerror}): the campaign stopped at this chunk; "
                 "free disk space and run it again for the rest"
             ) from exc
-        self.checked.add(path)
 
 
 # -- writing ---------------------------------------------------------------------------------------
