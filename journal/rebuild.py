@@ -301,7 +301,8 @@ def impression_counters(
         if persons is not None:
             profile_id = persons[n]
         counts = out.setdefault(profile_id, {})
-        for field, amount in caps.impression_increments(day, items, row.placement, channel).items():
+        contact = channel if pd.notna(row.channel_propensity) else None  # a chosen channel: a message, as served
+        for field, amount in caps.impression_increments(day, items, row.placement, channel, contact).items():
             if not field.startswith("c|") and day <= today - caps.KEEP_DAYS:
                 continue
             counts[field] = counts.get(field, 0) + amount

@@ -121,6 +121,29 @@ def test_the_contact_limit_stops_a_fourth_email_in_a_week_across_placements(clie
     assert [r["channel"] for r in logged(settings)].count(None) == 1
 
 
+def test_the_contact_counts_come_back_when_redis_is_rebuilt_from_the_journal(client, settings, redis_backend):
+    from journal.rebuild import catalog_item_ids, rebuild
+    from models import keys
+
+    put_outreach(client, "newsletter", channels=["email"])
+    assert [decide(client, placement="newsletter")["channel"] for _ in range(3)] == ["email"] * 3
+    redis_client = redis_backend[2]
+    served = {k: v for k, v in redis_client.hgetall(keys.caps_key(settings.tenant, "p1")).items() if b"|o|" in k}
+    assert list(served.values()) == [b"3"]
+    redis_client.delete(*keys.visitor_keys(settings.tenant, "p1"))  # Redis lost the person's state
+
+    rebuild(
+        redis_client,
+        settings,
+        JourneyMap.load(settings.config_dir / "journey.yaml"),
+        catalog_item_ids(redis_client, settings),
+    )
+
+    rebuilt = {k: v for k, v in redis_client.hgetall(keys.caps_key(settings.tenant, "p1")).items() if b"|o|" in k}
+    assert rebuilt == served
+    assert decide(client, placement="newsletter")["channel"] is None  # the limit still holds
+
+
 def test_the_contact_limit_counts_the_person_on_every_device(client):
     put_outreach(client, channels=["email"])
     for device in ("phone", "laptop"):
