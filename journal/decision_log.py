@@ -28,6 +28,7 @@ _SCHEMA = pa.schema(
         ("model_version", pa.string()),
         ("channel", pa.string()),
         ("channel_propensity", pa.float64()),  # only where the placement chose the channel (an outbound message)
+        ("campaign", pa.string()),  # only for an outbound campaign's decisions (python -m training batch-decide)
         ("items", pa.list_(_ITEM)),
         ("reward", pa.list_(pa.string())),  # the placement's own response types; empty: the journey's outcomes
         ("context", pa.struct([("stage", pa.string())])),  # null when the context store was unreachable

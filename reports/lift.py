@@ -82,12 +82,14 @@ def lift_from_log(
     since: dt.datetime | float | None = None,
     until: dt.datetime | float | None = None,
     placement: str | None = None,
+    campaign: str | None = None,
     reward_types: tuple[str, ...] | list[str] | None = None,
     window_hours: float = DEFAULT_WINDOW_HOURS,
     conversion_window_days: float = DEFAULT_CONVERSION_WINDOW_DAYS,
     now: float | None = None,
 ) -> dict:
-    """The lift report of the service's logs under `data_dir` (decisions/, events/), decisions in [since, until).
+    """The lift report of the service's logs under `data_dir` (decisions/, events/), decisions in [since, until);
+    with `campaign`, only that outbound campaign's decisions (its persons against its own holdout).
 
     Reads only the day files that can matter: decisions in [since, until + reward window) (a later
     decision showing the same item can claim an outcome without a decision id), and events in
@@ -103,9 +105,13 @@ def lift_from_log(
     rewards = tuple(reward_types or journey.outcomes)
     own_rewards = {} if reward_types else log.placement_rewards  # asked-for types count everywhere
     links = all_links(data_dir, ids_seen(events, log.decisions))
+    decisions, impressions = log.decisions, log.impressions
+    if campaign is not None:
+        decisions = decisions.loc[decisions["campaign"] == campaign]
+        impressions = impressions.loc[impressions["decision_id"].isin(decisions["decision_id"])]
     outcomes, join_counts = decision_outcomes(
-        log.decisions,
-        log.impressions,
+        decisions,
+        impressions,
         events,
         rewards,
         conversion_types(journey),
@@ -127,6 +133,8 @@ def lift_from_log(
         conversion_window_days=conversion_window_days,
     )
     report["outcomes_joined"] = join_counts
+    if campaign is not None:
+        report["campaign"] = campaign
     report["read"] = {
         "decision_files": log.files,
         "event_files": len(day_files(data_dir / "events", since, events_until)),

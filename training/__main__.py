@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     lift.add_argument("--since", help="first instant, ISO-8601 (UTC if no zone; default: 30 days before until)")
     lift.add_argument("--until", help="end instant (excluded), ISO-8601 (default: now)")
     lift.add_argument("--placement", help="only this placement")
+    lift.add_argument("--campaign", help="only this outbound campaign's decisions (batch-decide --campaign)")
     lift.add_argument("--journey", help=JOURNEY_HELP)
     lift.add_argument("--reward-types", help="comma-separated outcome event types (default: the map's outcomes)")
     lift.add_argument("--window-hours", type=float, default=24.0, help="reward window after a decision")
@@ -382,6 +383,7 @@ def _lift(args, settings: Settings, progress: Progress) -> int:
             since=since,
             until=until,
             placement=args.placement,
+            campaign=args.campaign,
             reward_types=tuple(args.reward_types.split(",")) if args.reward_types else None,
             window_hours=args.window_hours,
             conversion_window_days=args.conversion_window_days,

@@ -31,6 +31,9 @@ class LiftQuerySchema(Schema):
         unknown = RAISE
 
     placement = fields.String(validate=short_text(128), metadata={"description": "only this placement"})
+    campaign = fields.String(
+        validate=short_text(128), metadata={"description": "only this outbound campaign's decisions (batch-decide)"}
+    )
     since = fields.AwareDateTime(
         format="iso",
         metadata={"description": f"first instant, ISO-8601 with zone; default {DEFAULT_REPORT_DAYS} days before until"},
@@ -79,6 +82,7 @@ class LiftReportSchema(Schema):
     since = fields.String()
     until = fields.String()
     placement = fields.String(allow_none=True)
+    campaign = fields.String(metadata={"description": "present when the report is of one campaign"})
     reward_types = fields.List(fields.String())
     window_hours = fields.Float()
     conversion_stage = fields.String()

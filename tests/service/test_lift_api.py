@@ -168,5 +168,13 @@ def test_both_endpoints_are_in_the_openapi_document(client):
     paths = client.get("/openapi.json").get_json()["paths"]
     for path in (URL, f"{URL}.html"):
         parameters = {p["name"] for p in paths[path]["get"]["parameters"]}
-        assert parameters == {"placement", "since", "until", "reward_types", "window_hours", "conversion_window_days"}
+        assert parameters == {
+            "placement",
+            "campaign",
+            "since",
+            "until",
+            "reward_types",
+            "window_hours",
+            "conversion_window_days",
+        }
     assert "text/html" in paths[f"{URL}.html"]["get"]["responses"]["200"]["content"]

@@ -184,3 +184,13 @@ def test_lift_compares_a_campaign_with_its_holdout(fitted, tmp_path, capsys):
     assert overall["holdout"]["decisions"] == held and overall["personalized"]["decisions"] == 300 - held
     assert overall["metrics"]["response_rate"]["significant"]
     assert 0.25 < overall["metrics"]["response_rate"]["absolute_lift"] < 0.55
+    # a second campaign to the same persons on the same placement: --campaign keeps each to its own
+    again = ["--ids", str(ids), "--profiles", str(imported / "profiles.jsonl"), "--campaign", "c2"]
+    assert _batch(data_dir, model, tmp_path / "c2.jsonl", *again, "--holdout-share", "0.3") == 0
+    capsys.readouterr()
+    assert main([*lift, "--quiet", "--campaign", "c1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["campaign"] == "c1" and report["placements"][0]["overall"] == overall
+    assert main([*lift, "--quiet"]) == 0
+    both = json.loads(capsys.readouterr().out)["placements"][0]["overall"]
+    assert both["holdout"]["decisions"] + both["personalized"]["decisions"] == 600
