@@ -9,10 +9,9 @@ import uuid
 import pytest
 from flask.testing import FlaskClient
 
-from config.settings import Settings
 from service import create_app
 from service.security_headers import DEMO_CSP
-from tests.conftest import TEST_ADMIN_KEY
+from tests.conftest import suite_settings
 
 PUBLIC = "wf_public_demo-page-test-key"
 
@@ -20,16 +19,7 @@ PUBLIC = "wf_public_demo-page-test-key"
 @pytest.fixture
 def settings(tmp_path, embedded_redis):
     """The suite's settings on the embedded Redis only: what is tested here does not depend on the backend."""
-    return Settings.from_env(
-        environ={},
-        redis_url=f"unix://{embedded_redis.socket_file}",
-        data_dir=tmp_path / "var",
-        registry=tmp_path / "registry",
-        tenant="t" + uuid.uuid4().hex[:10],
-        admin_key=TEST_ADMIN_KEY,
-        rate_limits="off",
-        live_signals_items=0,
-    )
+    return suite_settings(f"unix://{embedded_redis.socket_file}", tmp_path, "t" + uuid.uuid4().hex[:10])
 
 
 def anonymous(settings) -> FlaskClient:
@@ -41,15 +31,8 @@ def anonymous(settings) -> FlaskClient:
 def keyed_site(tmp_path_factory, embedded_redis):
     """(client with no key, settings): one app with WAYFINDER_PUBLIC_KEY set, for the module's read-only tests."""
     root = tmp_path_factory.mktemp("demo")
-    settings = Settings.from_env(
-        environ={},
-        redis_url=f"unix://{embedded_redis.socket_file}",
-        data_dir=root / "var",
-        registry=root / "registry",
-        tenant="t" + uuid.uuid4().hex[:10],
-        admin_key=TEST_ADMIN_KEY,
-        public_key=PUBLIC,
-    )
+    settings = suite_settings(f"unix://{embedded_redis.socket_file}", root, "t" + uuid.uuid4().hex[:10])
+    settings = dataclasses.replace(settings, public_key=PUBLIC)
     return anonymous(settings), settings
 
 

@@ -9,9 +9,8 @@ import uuid
 import pytest
 from flask.testing import FlaskClient
 
-from config.settings import Settings
 from service import create_app
-from tests.conftest import TEST_ADMIN_KEY
+from tests.conftest import suite_settings
 
 PUBLIC = "wf_public_beacon-test-key"
 BATCH = {
@@ -23,16 +22,7 @@ BATCH = {
 def settings(tmp_path_factory, embedded_redis):
     """The suite's settings on the embedded Redis only, one app for the module: each test its own visitor."""
     root = tmp_path_factory.mktemp("beacon")
-    return Settings.from_env(
-        environ={},
-        redis_url=f"unix://{embedded_redis.socket_file}",
-        data_dir=root / "var",
-        registry=root / "registry",
-        tenant="t" + uuid.uuid4().hex[:10],
-        admin_key=TEST_ADMIN_KEY,
-        rate_limits="off",
-        live_signals_items=0,
-    )
+    return suite_settings(f"unix://{embedded_redis.socket_file}", root, "t" + uuid.uuid4().hex[:10])
 
 
 @pytest.fixture(scope="module")

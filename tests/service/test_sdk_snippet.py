@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from config.settings import Settings
 from service import create_app
 from service.views.sdk import SDK_FILE
-from tests.conftest import TEST_ADMIN_KEY
+from tests.conftest import suite_settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "browser.md"
 
@@ -24,14 +23,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "browser.md"
 def anonymous(tmp_path_factory, embedded_redis):
     """A client with no key, of one app for the module: the snippet does not depend on the data."""
     root = tmp_path_factory.mktemp("sdk")
-    settings = Settings.from_env(
-        environ={},
-        redis_url=f"unix://{embedded_redis.socket_file}",
-        data_dir=root / "var",
-        registry=root / "registry",
-        tenant="t" + uuid.uuid4().hex[:10],
-        admin_key=TEST_ADMIN_KEY,
-    )
+    settings = suite_settings(f"unix://{embedded_redis.socket_file}", root, "t" + uuid.uuid4().hex[:10])
     app = create_app(settings)
     return FlaskClient(app, app.response_class)
 
