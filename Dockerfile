@@ -19,6 +19,7 @@ COPY reports ./reports
 COPY service ./service
 COPY training ./training
 COPY deploy ./deploy
+COPY gunicorn.conf.py .
 
 # The demo model (what `make demo-model` trains: simulated journeys over config/), trained at build time into
 # the image; deploy/entrypoint.sh copies it into a registry that has no current model. About 2 minutes.
@@ -39,4 +40,4 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 # (e.g. from a secret, or an env file: .env.example), or create keys in the volume with
 # `python -m training keys create` (docs/security.md).
 ENTRYPOINT ["sh", "/app/deploy/entrypoint.sh"]
-CMD ["gunicorn", "-c", "config/gunicorn_conf.py", "service:create_app()"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "service:create_app()"]

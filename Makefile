@@ -28,7 +28,7 @@ demo-model: install
 	fi
 
 run: demo-model
-	WAYFINDER_PORT=$(PORT) $(VENV)/bin/gunicorn -c config/gunicorn_conf.py 'service:create_app()'
+	WAYFINDER_PORT=$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py 'service:create_app()'
 
 test: install-dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -86,7 +86,7 @@ class Settings:
     """`on`: admin endpoints (catalog and placement writes, reports, analytics, keys, erasure, audit) are
     served; `off`: they answer 404 on this node (a public node)."""
     admin_port: int = 0
-    """When set, admin endpoints answer only on this port (bound beside `port` by config/gunicorn_conf.py),
+    """When set, admin endpoints answer only on this port (bound beside `port` by gunicorn.conf.py),
     and only admin endpoints do."""
     max_api_keys: int = 1000
     metrics_scope: str = "open"

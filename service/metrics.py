@@ -1,7 +1,7 @@
 """Prometheus metrics, correct across gunicorn workers (prometheus-client's multiprocess mode).
 
 Each worker writes its values to memory-mapped files under PROMETHEUS_MULTIPROC_DIR, and
-`GET /metrics` adds up every worker's files. config/gunicorn_conf.py sets the folder
+`GET /metrics` adds up every worker's files. gunicorn.conf.py sets the folder
 (`<data_dir>/metrics`), empties it when the server starts and marks a dead worker's files; an app
 built elsewhere (tests, `flask run`) sets it to the same folder itself (`use_folder`). The variable must be set
 before prometheus_client is imported: this module is imported by create_app after `use_folder`.

@@ -22,6 +22,8 @@ import redis
 from tests.conftest import TEST_ADMIN_KEY
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+BARE_CONF = Path(__file__).with_name("bare_gunicorn.conf.py")
+"""Named with -c, so that the project's gunicorn.conf.py (read from the working directory by default) is not."""
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -81,7 +83,7 @@ class Gunicorn:
     def __init__(self, environment: dict[str, str], workers: int = 2, threads: int = 4, preload: bool = False):
         self.port = free_port()
         self.environment = environment
-        self.command = [str(GUNICORN), "--workers", str(workers), "--threads", str(threads)]
+        self.command = [str(GUNICORN), "-c", str(BARE_CONF), "--workers", str(workers), "--threads", str(threads)]
         self.command += ["--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "5"]
         self.command += ["--preload"] if preload else []
         self.command += ["service:create_app()"]

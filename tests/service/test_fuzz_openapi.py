@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_ADMIN_KEY
+from tests.faults.processes import BARE_CONF
 
 SEED = 20261130
 MAX_TIME_S = 60
@@ -67,7 +68,17 @@ def live_url(tmp_path, trained_registry):
         "WAYFINDER_RATE_LIMIT_ADMIN": "100000/100000",  # limits on (their code runs), high enough for a fuzzer
     }
     # --limit-request-line 0: gunicorn's own 414 (HTML, before the app) is the server's limit, not the API's
-    command = [str(BIN / "gunicorn"), "--workers", "1", "--threads", "4", "--limit-request-line", "0"]
+    command = [
+        str(BIN / "gunicorn"),
+        "-c",
+        str(BARE_CONF),
+        "--workers",
+        "1",
+        "--threads",
+        "4",
+        "--limit-request-line",
+        "0",
+    ]
     log = (tmp_path / "gunicorn.log").open("w")
     server = subprocess.Popen(
         [*command, "--bind", f"127.0.0.1:{port}", "service:create_app()"], env=env, stdout=log, stderr=subprocess.STDOUT

@@ -1,6 +1,6 @@
 """gunicorn settings from Wayfinder's own (config/settings.py), so the address the app checks is the one bound.
 
-`gunicorn -c config/gunicorn_conf.py 'service:create_app()'` (what `make run` and the Docker image do):
+`gunicorn -c gunicorn.conf.py 'service:create_app()'` (what `make run` and the Docker image do):
 binds WAYFINDER_HOST:WAYFINDER_PORT, and WAYFINDER_ADMIN_PORT beside it when set; 2 workers (WEB_CONCURRENCY)
 of 4 threads; the app is loaded once in the master (`preload_app`), so the embedded Redis and the first-start
 demo keys are made once. The metrics folder (PROMETHEUS_MULTIPROC_DIR, `<data_dir>/metrics`) is emptied
