@@ -12,6 +12,7 @@ from config.settings import Settings
 from models.errors import WayfinderError, flat_errors
 from service import metrics, request_log
 from service.cors import allow_origin, preflight
+from service.json_provider import OrjsonProvider
 from service.request_log import configure_logging
 from service.schemas import ErrorSchema, document_journey
 from service.security_headers import add_security_headers
@@ -36,6 +37,12 @@ from service.views.paths import PATH_IDS, register_path_converters
 from service.wiring import build_services
 
 log = logging.getLogger(__name__)
+
+
+class WayfinderFlask(Flask):
+    """Flask, answering JSON through orjson (service/json_provider.py)."""
+
+    json_provider_class = OrjsonProvider
 
 
 class WayfinderApi(Api):
@@ -68,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service import metric_values
 
     configure_logging(settings.log_level, settings.log_format)
-    app = Flask(__name__)
+    app = WayfinderFlask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         API_TITLE="Wayfinder",
