@@ -45,6 +45,11 @@ def origin_allowed(origin: str, origins: frozenset[str] | tuple[str, ...]) -> bo
     return origin in origins or same_origin(origin)
 
 
+CHECKED_WITH_THE_READ = frozenset({"decisions.post_decision"})
+"""Endpoints whose rate-limit check is sent in the pipeline of their one Redis read (service/decide.py), not in a
+round trip of its own."""
+
+
 class Access:
     """The before_request check: 401 without a usable key, 403 with the wrong scope or origin."""
 
@@ -54,10 +59,16 @@ class Access:
         self.limiter = limiter
 
     def limit(self) -> None:
-        """before_request, after the body is read: 429 when the key's (or a public key's visitor's) bucket is empty."""
+        """before_request, after the body is read: 429 when the key's (or a public key's visitor's) bucket is empty.
+        A decision's check is only prepared here (g.rate_check): it travels in the decision's one read."""
         key = g.get("api_key")
-        if key is not None:
-            self.limiter.check(key.id, key.scope, _visitor_of(g.get("json_body")), g.endpoint_cost)
+        if key is None:
+            return
+        visitor = _visitor_of(g.get("json_body"))
+        if request.endpoint in CHECKED_WITH_THE_READ:
+            g.rate_check = self.limiter.pending(key.id, key.scope, visitor, g.endpoint_cost)
+        else:
+            self.limiter.check(key.id, key.scope, visitor, g.endpoint_cost)
 
     def check(self) -> None:
         scope, cost = endpoint_scope(current_app, request.endpoint)

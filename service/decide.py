@@ -35,6 +35,7 @@ from service.catalog_store import CatalogStore
 from service.eligibility import screen
 from service.explain import caps_state, describe, score_reason
 from service.model_holder import ModelHolder
+from service.rate_limits import PendingCheck
 from service.store import ContextStore, VisitorState
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,9 @@ class DecisionEngine:
         self.contact_limit = contact_limit
         """The contact policy: at most this many messages per person per outbound channel per week."""
 
-    def decide(self, request: dict) -> dict:
-        """Rank the placement's eligible candidates for this visitor now, count and log what is shown."""
+    def decide(self, request: dict, rate_check: PendingCheck | None = None) -> dict:
+        """Rank the placement's eligible candidates for this visitor now, count and log what is shown. A
+        `rate_check` travels with the one read, and refuses (429) before anything is ranked, counted or logged."""
         refused = self.store.journey.unknown_fields(None, (request.get("context") or {}).get("channel"))
         if refused:
             raise ValidationFailed(
@@ -122,7 +124,7 @@ class DecisionEngine:
         bundle = self.models.get()
         profile_id = request.get("user_id") or request["visitor_id"]
         trace: dict = {"removed": [], "boosts": [], "pinned": []}
-        state = self._read(profile_id, [] if bundle else catalog.pool(placement), trace)
+        state = self._read(profile_id, [] if bundle else catalog.pool(placement), trace, rate_check)
         if state is not None and state.person:  # a linked device: its person's context, counters and holdout
             profile_id = state.person
         if state is not None:
@@ -207,13 +209,18 @@ class DecisionEngine:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def _read(self, profile_id: str, pool: Pool | list, trace: dict) -> VisitorState | None:
-        """The decision's one read; without a model, the live popularity of the pool's items (of the
-        most popular items when the pool is larger than the shortlist: they are what it would show)."""
+    def _read(
+        self, profile_id: str, pool: Pool | list, trace: dict, rate_check: PendingCheck | None
+    ) -> VisitorState | None:
+        """The decision's one read, with the request's rate-limit check; without a model, the live popularity of the
+        pool's items (of the most popular items when the pool is larger than the shortlist: they are what it
+        would show). Redis unreachable: no context, and no limit (the limits fail open)."""
         large = len(pool) > SHORTLIST
         ids = [] if large else getattr(pool, "ids", pool)
         try:
-            return self.store.read(profile_id, ids, self.catalogs.version_key, SHORTLIST * 2 if large else 0)
+            return self.store.read(
+                profile_id, ids, self.catalogs.version_key, SHORTLIST * 2 if large else 0, rate_check
+            )
         except StoreUnavailable as error:
             log.warning("deciding without context: %s", error.message)
             trace["store_error"] = error.message

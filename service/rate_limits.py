@@ -127,44 +127,49 @@ class RateLimiter:
         """Take `cost` tokens from the key's bucket (and, for a public key, the visitor's), or raise RateLimited
         and take none. Server and admin keys speak for many visitors: their `visitor_id` is not limited.
         Allows everything when Redis is unreachable."""
-        if not self.enabled:
+        pending = self.pending(key_id, scope, visitor_id, cost)
+        if pending is None:
             return
+        try:
+            replies = self._take(pending.buckets, cost)
+        except redis.RedisError as error:
+            self._log_outage(error)
+            return
+        pending.settle(replies)
+
+    def pending(self, key_id: str, scope: str, visitor_id: str | None, cost: float = 1.0) -> PendingCheck | None:
+        """The check for this request, to be sent in a pipeline of the caller's (a decision sends it with its one
+        read: PendingCheck.queue, then PendingCheck.settle with the replies); None when limits are off."""
+        if not self.enabled:
+            return None
         if scope not in self.limits:
             raise ConfigError(f"no rate limit for the key scope {scope!r}; scopes are {', '.join(SCOPES)}")
         buckets = [(keys.key_rate_key(self.tenant, key_id), self.limits[scope], f"{scope} key")]
         if visitor_id is not None and scope == "public":
             buckets.append((keys.visitor_rate_key(self.tenant, visitor_id), self.visitor, "visitor"))
-        try:
-            replies = self._take(buckets, cost)
-            refused = [(float(wait), what) for (ok, wait), (_, _, what) in zip(replies, buckets) if not ok]
-            if refused and len(refused) < len(buckets):
-                self._give_back([b for (ok, _), b in zip(replies, buckets) if ok], cost)
-        except redis.RedisError as error:
-            self._log_outage(error)
-            return
-        if refused:
-            wait, what = max(refused)
-            raise RateLimited(f"too many requests for this {what}: retry in {wait:.2f} s", retry_after_s=wait)
+        return PendingCheck(self, buckets, cost)
 
-    def _take(self, buckets: list[tuple[str, Limit, str]], cost: float) -> list[tuple[int, bytes]]:
+    def _take(self, buckets: list[tuple[str, Limit, str]], cost: float) -> list:
         """One EVALSHA per bucket in one round-trip. A server that lost the script (restart, SCRIPT FLUSH)
         answers NOSCRIPT: load it and send again. (redis-py's own pipeline path asks SCRIPT EXISTS first, a
         second round-trip on every call.)"""
         for attempt in range(2):
             pipe = self.client.pipeline(transaction=False)
-            for key, limit, _ in buckets:
-                spent = min(cost, limit.burst)  # more than a full bucket could never pass
-                pipe.evalsha(self._script.sha, 1, key, limit.rate, limit.burst, spent, limit.ttl_ms)
+            self._queue(pipe, buckets, cost)
             replies = metrics.execute(pipe, "rate_limit", raise_on_error=False)
-            missing = any(isinstance(reply, redis.exceptions.NoScriptError) for reply in replies)
-            if not missing:
+            if not _script_missing(replies):
                 break
             if attempt == 0:
-                self._script.sha = self.client.script_load(TAKE)
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-        return [(int(ok), value) for ok, value in replies]
+                self.reload_script()
+        return replies
+
+    def _queue(self, pipe, buckets: list[tuple[str, Limit, str]], cost: float) -> None:
+        for key, limit, _ in buckets:
+            spent = min(cost, limit.burst)  # more than a full bucket could never pass
+            pipe.evalsha(self._script.sha, 1, key, limit.rate, limit.burst, spent, limit.ttl_ms)
+
+    def reload_script(self) -> None:
+        self._script.sha = self.client.script_load(TAKE)
 
     def _give_back(self, buckets: list[tuple[str, Limit, str]], cost: float) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -178,3 +183,42 @@ class RateLimiter:
         if now - self._outage_logged_at >= OUTAGE_LOG_EVERY_S:
             self._outage_logged_at = now
             log.warning("rate limits not enforced, Redis unreachable (requests allowed): %s", error)
+
+
+@dataclasses.dataclass
+class PendingCheck:
+    """One request's rate-limit check, sent in someone else's pipeline (RateLimiter.pending)."""
+
+    limiter: RateLimiter
+    buckets: list[tuple[str, Limit, str]]
+    cost: float
+
+    def queue(self, pipe) -> int:
+        """Add the check's scripts to `pipe`; how many replies they take (the last that many of the pipeline)."""
+        self.limiter._queue(pipe, self.buckets, self.cost)
+        return len(self.buckets)
+
+    def settle(self, replies: list) -> None:
+        """RateLimited when a bucket refused (the others get their tokens back); nothing when all took. A reply that
+        is an error (the server lost the script, or failed) makes it a check of its own; Redis down allows."""
+        limiter = self.limiter
+        try:
+            if any(isinstance(reply, Exception) for reply in replies):
+                replies = limiter._take(self.buckets, self.cost)
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            taken = [(int(ok), value) for ok, value in replies]
+            refused = [(float(wait), what) for (ok, wait), (_, _, what) in zip(taken, self.buckets) if not ok]
+            if refused and len(refused) < len(self.buckets):
+                limiter._give_back([b for (ok, _), b in zip(taken, self.buckets) if ok], self.cost)
+        except redis.RedisError as error:
+            limiter._log_outage(error)
+            return
+        if refused:
+            wait, what = max(refused)
+            raise RateLimited(f"too many requests for this {what}: retry in {wait:.2f} s", retry_after_s=wait)
+
+
+def _script_missing(replies: list) -> bool:
+    return any(isinstance(reply, redis.exceptions.NoScriptError) for reply in replies)

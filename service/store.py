@@ -17,6 +17,7 @@ from models.context import apply_event, from_json, profile_key, to_json
 from models.errors import Erased, StoreUnavailable
 from models.journey import JourneyMap
 from service import identity_store, metrics
+from service.rate_limits import PendingCheck
 
 # Write a reduced context only if nobody wrote it since we read it; remember the new events' id digests
 # in today's bucket (the newest ARGV[7] bytes of it) and drop the buckets that left the dedup window.
@@ -110,21 +111,34 @@ class ContextStore:
             return False
 
     def read(
-        self, visitor_id: str, item_ids: Iterable[str] = (), version_key: str | None = None, top_popular: int = 0
+        self,
+        visitor_id: str,
+        item_ids: Iterable[str] = (),
+        version_key: str | None = None,
+        top_popular: int = 0,
+        rate_check: PendingCheck | None = None,
     ) -> VisitorState:
         """Context, profile, impression counts (and item popularity, catalog version) in one round-trip: a
         device linked to a person reads the person's (RESOLVED_READ; `person` says so).
 
         Popularity is read for `item_ids`, or, with `top_popular`, for the most popular that many items of
         each of the two epochs read (for a pool too large to name; an item outside both reads as absent).
-        Unknown visitors get a new context: cold start is normal, not an error.
+        Unknown visitors get a new context: cold start is normal, not an error. A `rate_check` (the request's
+        rate limit) is sent in the same pipeline and settled first: RateLimited before anything is returned.
         """
         item_ids = list(item_ids)
         epoch = popularity.epoch_of(self.clock(), self.popularity_half_life_s)
         try:
-            replies = iter(self._read_trip(visitor_id, item_ids, version_key, top_popular, epoch))
+            replies = self._read_trip(visitor_id, item_ids, version_key, top_popular, epoch, rate_check)
         except REDIS_DOWN as exc:
             raise StoreUnavailable(f"context store unreachable: {exc}") from exc
+        if rate_check is not None:
+            replies, limited = replies[: -len(rate_check.buckets)], replies[-len(rate_check.buckets) :]
+            rate_check.settle(limited)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        replies = iter(replies)
         person, data, profile, flat_counts, devices = next(replies)
         counts = {k.decode(): int(v) for k, v in zip(flat_counts[::2], flat_counts[1::2])}
         version = next(replies) if version_key else None
@@ -148,9 +162,13 @@ class ContextStore:
             devices=sorted(d.decode() for d in devices),
         )
 
-    def _read_trip(self, visitor_id: str, item_ids: list[str], version_key, top_popular: int, epoch: int) -> list:
-        """The read's one pipeline. The script goes by EVALSHA alone (redis-py's Script in a pipeline would ask
-        SCRIPT EXISTS first, a second round trip); after a Redis restart forgot it, it is loaded once again."""
+    def _read_trip(
+        self, visitor_id: str, item_ids: list[str], version_key, top_popular: int, epoch: int, rate_check
+    ) -> list:
+        """The read's one pipeline, errors as replies (a rate check's own are settled by it). The script goes by
+        EVALSHA alone (redis-py's Script in a pipeline would ask SCRIPT EXISTS first, a second round trip); after a
+        Redis restart forgot it, it is loaded once again."""
+        checked: list = []  # the rate check's replies, once it was sent: a retry does not take the tokens twice
         for attempt in range(2):
             pipe = self.client.pipeline(transaction=False)
             names = [keys.link_key(self.tenant, visitor_id), keys.context_key(self.tenant, visitor_id)]
@@ -166,12 +184,13 @@ class ContextStore:
                 pipe.zrevrange(keys.popularity_key(self.tenant, epoch - 1), 0, top_popular - 1, withscores=True)
             if self.on_state_lost is not None:
                 pipe.exists(keys.journal_sentinel_key(self.tenant))
-            try:
-                return metrics.execute(pipe, "context_read")
-            except redis.exceptions.NoScriptError:
-                if attempt:
-                    raise
-                self._resolved_read.sha = self.client.script_load(RESOLVED_READ)
+            sent = rate_check.queue(pipe) if rate_check is not None and not checked else 0
+            replies = metrics.execute(pipe, "context_read", raise_on_error=False)
+            if sent:
+                replies, checked = replies[:-sent], replies[-sent:]
+            if attempt or not isinstance(replies[0], redis.exceptions.NoScriptError):
+                return replies + checked
+            self._resolved_read.sha = self.client.script_load(RESOLVED_READ)
         raise AssertionError("unreachable")
 
     def record_impressions(self, visitor_id: str, increments: dict[str, int], stale: list[str]) -> None:

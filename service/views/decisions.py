@@ -1,5 +1,7 @@
 """POST /v1/decisions: a personalized experience for a visitor and placement."""
 
+from flask import g
+
 from service import metrics
 from service.public_rules import check_decision
 from service.schemas import DecisionRequestSchema, DecisionSchema
@@ -17,6 +19,6 @@ blp = Blueprint("decisions", __name__, url_prefix="/v1", description="Personaliz
 @blp.refuses(400, 409, 413, 422, 503)
 def post_decision(decision_request: dict):
     check_decision(decision_request)
-    decision = services().engine.decide(decision_request)
+    decision = services().engine.decide(decision_request, rate_check=g.get("rate_check"))
     metrics.decided(decision)
     return decision

@@ -221,3 +221,37 @@ def test_a_contribution_error_keeps_the_answer_and_the_trace_says_why(model_sett
     assert set(trace["items"]) == set(ids(body))
     for detail in trace["items"].values():
         assert detail["top_contributions"] is None and 0.0 <= detail["p_response"] <= 1.0
+
+
+def test_with_rate_limits_on_a_decision_still_costs_one_read_and_one_write(model_settings, monkeypatch, tmp_path):
+    """The public key's and the visitor's buckets travel in the decision's read; over the visitor's limit the answer is
+    429, and nothing was counted or logged for it."""
+    limited = dataclasses.replace(model_settings, rate_limits="on", rate_limit_visitor="0.001/2")
+    app = create_app(limited)
+    token = app.test_client().post("/v1/keys", json={"scope": "public"}).get_json()["token"]
+    public = app.test_client()
+    public.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+
+    def decide_publicly():
+        return public.post("/v1/decisions", json={"visitor_id": "v-limited", "placement": "app_offers"})
+
+    assert decide_publicly().status_code == 200  # warm: catalog cached, scripts loaded
+    trips = count_round_trips(monkeypatch)
+    assert decide_publicly().status_code == 200
+    assert len(trips) == 2, trips
+    assert trips[0] == ["EVALSHA", "GET", "EXISTS", "EVALSHA", "EVALSHA"]  # the read, then key and visitor buckets
+    assert trips[1][0] == "HINCRBY"
+    counters = app.test_client().get("/v1/visitors/v-limited").get_json()
+    before = len(trips)
+    refused = decide_publicly()
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert refused.get_json()["code"] == 429 and "visitor" in refused.get_json()["message"]
+    assert trips[before:] == [
+        trips[0],
+        ["EVALSHA"],
+    ]  # the read with the check, the refund of the key's tokens; no write
+    assert app.test_client().get("/v1/visitors/v-limited").get_json() == counters
+    logged = [
+        line for path in (limited.data_dir / "decisions").glob("*.jsonl") for line in path.read_text().splitlines()
+    ]
+    assert sum('"v-limited"' in line for line in logged) == 2  # the warm-up and the one measured; not the refused one
