@@ -177,7 +177,6 @@ def measure_wayfinder(url: str, work: Path, args) -> dict[str, float | str]:
         "WAYFINDER_ADMIN_KEY": KEY,
         "WAYFINDER_RATE_LIMITS": "off",
         "WAYFINDER_PORT": str(args.port),
-        "WAYFINDER_LOG_LEVEL": "WARNING",
     }
     server = start(
         [python, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "service:create_app()"], environment
