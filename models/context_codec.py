@@ -111,20 +111,14 @@ def _packed_ids(ids: list[str]) -> bytes:
 def _times(stamps: list) -> list:
     """Each time in microseconds, the first given whole, each next as the step back from the one before it (None
     stays None), when every time is None or a float of whole microseconds; else {"r": stamps}, as they are."""
-    codes: list = []
-    previous = None
-    for ts in stamps:
-        if ts is None:
-            codes.append(None)
-            continue
-        if type(ts) is not float:
-            return {"r": stamps}
-        micros = round(ts * _MICROS)
-        if micros / _MICROS != ts:
-            return {"r": stamps}
-        codes.append(micros if previous is None else previous - micros)
-        previous = micros
-    return codes
+    given = [ts for ts in stamps if ts is not None]
+    if any(type(ts) is not float for ts in given):
+        return {"r": stamps}
+    micros = [round(ts * _MICROS) for ts in given]
+    if any(m / _MICROS != ts for m, ts in zip(micros, given)):
+        return {"r": stamps}
+    steps = iter([micros[0], *(before - now for before, now in zip(micros, micros[1:]))] if micros else [])
+    return [None if ts is None else next(steps) for ts in stamps]
 
 
 def _untimes(times: list) -> list:
