@@ -170,7 +170,7 @@ def _increment(counts: dict, key: str) -> None:
 
 
 def _insert_sorted(mapping: dict, key: str, value) -> None:
-    """Keys stay in sorted order, so the context's JSON does not depend on the order events arrived in
+    """Keys stay in sorted order, so the context's stored form does not depend on the order events arrived in
     (a rebuild from the journal replays them in time order and must write the same bytes)."""
     known = key in mapping
     mapping[key] = value

@@ -54,7 +54,8 @@ TIME_FIELDS = ("last_ts", "stage_since", "first_ts")
 _MICROS = 1_000_000
 _ID_BYTES = 16
 _HEADER = bytes((FORMAT,))
-_SEPARATORS = (",", ":")
+_JSON = json.JSONEncoder(separators=(",", ":"))
+"""One encoder for every call (json.dumps with separators builds a new one each time)."""
 
 
 def encode(ctx: dict) -> bytes:
@@ -72,7 +73,7 @@ def encode(ctx: dict) -> bytes:
         _times([ctx["last_ts"], ctx["stage_since"], *(touch["ts"] for touch in recent), ctx["first_ts"]]),
     ]
     deflate = zlib.compressobj(6, zlib.DEFLATED, -12, 4, zdict=VOCABULARY)
-    text = json.dumps(body, separators=_SEPARATORS).encode()
+    text = _JSON.encode(body).encode()
     return _HEADER + deflate.compress(text) + deflate.flush() + packed
 
 
@@ -111,14 +112,20 @@ def _packed_ids(ids: list[str]) -> bytes:
 def _times(stamps: list) -> list:
     """Each time in microseconds, the first given whole, each next as the step back from the one before it (None
     stays None), when every time is None or a float of whole microseconds; else {"r": stamps}, as they are."""
-    given = [ts for ts in stamps if ts is not None]
-    if any(type(ts) is not float for ts in given):
-        return {"r": stamps}
-    micros = [round(ts * _MICROS) for ts in given]
-    if any(m / _MICROS != ts for m, ts in zip(micros, given)):
-        return {"r": stamps}
-    steps = iter([micros[0], *(before - now for before, now in zip(micros, micros[1:]))] if micros else [])
-    return [None if ts is None else next(steps) for ts in stamps]
+    codes: list = []
+    previous = None
+    for ts in stamps:
+        if ts is None:
+            codes.append(None)
+            continue
+        if type(ts) is not float:
+            return {"r": stamps}
+        micros = round(ts * _MICROS)
+        if micros / _MICROS != ts:
+            return {"r": stamps}
+        codes.append(micros if previous is None else previous - micros)
+        previous = micros
+    return codes
 
 
 def _untimes(times: list) -> list:
