@@ -203,7 +203,7 @@ def _replay(client, settings: Settings, journey: JourneyMap, frame, written, now
     return skipped
 
 
-def _reduce(profile_id: str, events: list[dict], journey: JourneyMap, recent_cap: int) -> str:
+def _reduce(profile_id: str, events: list[dict], journey: JourneyMap, recent_cap: int) -> bytes:
     context = new_context(profile_id)
     for event in events:
         apply_event(context, event, journey, recent_cap)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TypedDict
 
+from models import context_codec
 from models.journey import JourneyMap
 
 CONTEXT_VERSION = 1
@@ -88,14 +89,15 @@ def new_context(visitor_id: str) -> VisitorContext:
     }
 
 
-def to_json(ctx: VisitorContext) -> str:
-    """The stored form of a context, compact JSON: live ingestion and the rebuild both write with this,
-    so the same events give the same bytes."""
-    return json.dumps(ctx, separators=(",", ":"))
+def to_json(ctx: VisitorContext) -> bytes:
+    """The stored form of a context (models.context_codec, format 2: compact, lossless): live ingestion, the
+    identity merge and the rebuild all write with this, so the same events give the same bytes.
+    (The name stays from when it was JSON; `from_json` still reads those records.)"""
+    return context_codec.encode(ctx)
 
 
 def from_json(data: bytes | str | None, visitor_id: str) -> VisitorContext:
-    """A stored context, or a new one for `visitor_id` when there is none.
+    """A stored context (format 2, or the JSON of format 1), or a new one for `visitor_id` when there is none.
 
     A record of an older version (stored before a field existed, e.g. `response_counts`) gets the field,
     empty; fields this version does not know (a newer writer's, during a rolling upgrade) are dropped;
@@ -103,7 +105,9 @@ def from_json(data: bytes | str | None, visitor_id: str) -> VisitorContext:
     """
     if not data:
         return new_context(visitor_id)
-    stored = json.loads(data)
+    if isinstance(data, str):
+        data = data.encode()
+    stored = json.loads(data) if data[:1] == b"{" else context_codec.decode(data)
     context = new_context(stored.get("visitor_id", visitor_id))
     context.update({name: stored[name] for name in CONTEXT_FIELDS if name in stored and name != "v"})
     return context
@@ -166,7 +170,7 @@ def _increment(counts: dict, key: str) -> None:
 
 
 def _insert_sorted(mapping: dict, key: str, value) -> None:
-    """Keys stay in sorted order, so the context's JSON does not depend on the order events arrived in
+    """Keys stay in sorted order, so the context's stored form does not depend on the order events arrived in
     (a rebuild from the journal replays them in time order and must write the same bytes)."""
     known = key in mapping
     mapping[key] = value

@@ -11,12 +11,12 @@ context once (SCAN, pipelined HMGET per batch), so it runs with the compaction, 
 from __future__ import annotations
 
 import itertools
-import json
 
 import redis
 
 from journal.erasures import Erasures
 from models import keys
+from models.context import from_json
 
 BATCH = 500
 
@@ -49,7 +49,7 @@ def _sweep(client: redis.Redis, tenant: str, pattern: str, erased, erasures: Era
 
 def _context_erased(fields: dict, erasures: Erasures) -> bool:
     data = fields.get(b"data")
-    context = json.loads(data) if data else {}
+    context = from_json(data, "") if data else {}
     return any(erasures.is_erased(context.get(field)) for field in ("visitor_id", "user_id"))
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from journal.rebuild import catalog_item_ids, rebuild
 from models import keys
+from models.context import from_json
 
 NOW = time.time()
 
@@ -130,14 +131,18 @@ def test_a_visitor_written_live_since_the_loss_gets_their_whole_history(
     lose_everything(redis_client, tenant)
     newer = {"event_id": "a9", "visitor_id": "anna", "type": "compare_models", "timestamp": stamp(1)}
     post(client, [newer])  # the live write lands first: anna's context holds one event
-    assert json.loads(redis_client.hget(keys.context_key(tenant, "anna"), "data"))["n_events"] == 1
+    assert stored_context(redis_client, tenant, "anna")["n_events"] == 1
 
     report = rebuild(redis_client, settings, journey)
 
     assert report.contexts_replayed_again == 1
-    context = json.loads(redis_client.hget(keys.context_key(tenant, "anna"), "data"))
-    assert context["n_events"] == json.loads(complete)["n_events"] + 1
-    assert context["recent"][0]["event_id"] == "a9" and context["first_ts"] == json.loads(complete)["first_ts"]
+    context = stored_context(redis_client, tenant, "anna")
+    assert context["n_events"] == from_json(complete, "anna")["n_events"] + 1
+    assert context["recent"][0]["event_id"] == "a9" and context["first_ts"] == from_json(complete, "anna")["first_ts"]
+
+
+def stored_context(redis_client, tenant, visitor_id):
+    return from_json(redis_client.hget(keys.context_key(tenant, visitor_id), "data"), visitor_id)
 
 
 PROFILES_PUT = [

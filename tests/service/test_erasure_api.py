@@ -2,6 +2,7 @@
 data dir; GET /v1/visitors/<id>/export returns what is stored about them; erased ids are refused."""
 
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from journal.decision_log import read_decision_log, read_shown_items
 from journal.erasures import Erasures
 from journal.event_log import day_files, read_daily_log
 from journal.profile_log import LatestProfiles
+from models.context import from_json
 from reports.analytics import analyze_log
 from service import create_app
 from service.erasure import DAY_S, CompactionSchedule
@@ -51,12 +53,16 @@ def send_traffic(client):
 
 
 def redis_bytes(client, tenant: str) -> dict[bytes, bytes]:
-    """Every key of the tenant with its value as read by type, plus its DUMP."""
+    """Every key of the tenant with its value as read by type, plus its DUMP; a stored context (compressed,
+    models.context_codec) also as the JSON it decodes to."""
     found = {}
     for key in client.scan_iter(match=f"wf:{tenant}:*", count=1000):
         kind = client.type(key)
         if kind == b"hash":
-            value = b"|".join(k + b"=" + v for k, v in client.hgetall(key).items())
+            fields = client.hgetall(key)
+            value = b"|".join(k + b"=" + v for k, v in fields.items())
+            if b"data" in fields:
+                value += b"|" + json.dumps(from_json(fields[b"data"], "")).encode()
         elif kind == b"zset":
             value = b"|".join(member for member, _ in client.zrange(key, 0, -1, withscores=True))
         elif kind == b"set":
