@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Iterable
 
 import redis
 
-from journal.erasures import Erasures, erased_fields
+from journal.erasures import Erasures, erased_fields, erasure_check
 from journal.profile_log import ProfileLog, encode
 from models import dedup, keys, popularity
 from models.context import apply_event, from_json, profile_key, to_json
@@ -225,7 +225,9 @@ class ContextStore:
         receives the new events before any context changes (the durable log is written there).
         Concurrent writers to one visitor are resolved by compare-and-set and a re-read.
         """
-        kept = [e for e in events if not self._erased(e)]
+        erased = erasure_check(self.erasures)  # refused at the door (service.ingest): this catches the spool's
+        # events, and a request that was checked just before the erasure
+        kept = [e for e in events if not erased({"visitor_id": e["visitor_id"], "user_id": e.get("user_id")})]
         accepted: list[dict] = []
         logged: set[str] = set()
         pending = _group_by_visitor(kept, {})
@@ -256,11 +258,6 @@ class ContextStore:
                 f"context store unreachable: {exc}", errors={"accepted_before_failure": len(accepted)}
             ) from exc
         raise StoreUnavailable(f"could not write {len(pending)} visitors' contexts after {MAX_ATTEMPTS} attempts")
-
-    def _erased(self, event: dict) -> bool:
-        """Whether the event names an erased id: refused at the door (service.ingest); this catches the spool's
-        events and a request that was checked just before the erasure."""
-        return bool(erased_fields(self.erasures, {"visitor_id": event["visitor_id"], "user_id": event.get("user_id")}))
 
     def forget(self, visitor_ids: Iterable[str]) -> int:
         """Delete every key of these visitors (models.keys.visitor_keys), in one round-trip; how many existed."""
