@@ -107,10 +107,11 @@ def parse_event(
     if loaded is None:  # something to say, or something unusual: the schema decides, in its own words
         loaded = EVENT_SCHEMA.load(raw)
     errors = journey.unknown_fields(loaded["type"], loaded["channel"]) if journey else {}
-    low, high = time_bounds(now or dt.datetime.now(dt.UTC), earliest, future_margin_s)
     stamp = loaded["timestamp"]
-    if stamp is not None and not low <= stamp <= high:  # aware comparisons: no conversion, no overflow
-        errors["timestamp"] = [f"must be between {_iso(low)} and {_iso(high)} (now + {future_margin_s:g} s)"]
+    if stamp is not None:
+        low, high = time_bounds(now or dt.datetime.now(dt.UTC), earliest, future_margin_s)
+        if not low <= stamp <= high:  # aware comparisons: no conversion, no overflow
+            errors["timestamp"] = [f"must be between {_iso(low)} and {_iso(high)} (now + {future_margin_s:g} s)"]
     if errors:
         raise ValidationError(errors)
     return canonical_event(loaded, now)
