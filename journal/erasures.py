@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from config.settings import Settings
@@ -217,14 +218,25 @@ def erased_among(erasures: Erasures | None, values) -> set[str]:
 
 def erased_fields(erasures: Erasures | None, named: dict[str, str | None]) -> dict[str, list[str]]:
     """{field: [why]} for each of `named`'s ids that was erased, the reason naming the fix; empty: none was."""
-    if erasures is None:
-        return {}
-    erased = erasures._current()  # one stat for all the fields
+    return erasure_check(erasures)(named)
+
+
+def erasure_check(erasures: Erasures | None) -> Callable[[dict[str, str | None]], dict[str, list[str]]]:
+    """erased_fields for the many events of one batch: one stat of the record for all of them."""
+    erased = erasures._current() if erasures is not None else None
     if not erased:
-        return {}
-    found = {}
-    for field, some_id in named.items():
-        at = erased.get(erasures.key(some_id)) if some_id else None
-        if at is not None:
-            found[field] = [f"this id was erased on {day_of(at)}: send a new id"]
-    return found
+        return _nothing_erased
+
+    def check(named: dict[str, str | None]) -> dict[str, list[str]]:
+        found = {}
+        for field, some_id in named.items():
+            at = erased.get(erasures.key(some_id)) if some_id else None
+            if at is not None:
+                found[field] = [f"this id was erased on {day_of(at)}: send a new id"]
+        return found
+
+    return check
+
+
+def _nothing_erased(named: dict[str, str | None]) -> dict[str, list[str]]:
+    return {}

@@ -9,6 +9,7 @@ import uuid
 from marshmallow import RAISE, Schema, ValidationError, fields, validates
 
 from config.settings import Settings
+from models.event_check import compile_loader
 from models.journey import JourneyMap
 from models.strict import StrictFloat
 from models.text import ID_PATTERN, NAME_PATTERN, ident, name, short_text
@@ -66,6 +67,8 @@ class EventSchema(Schema):
 
 
 EVENT_SCHEMA = EventSchema()
+FAST_LOAD = compile_loader(EVENT_SCHEMA)
+"""EVENT_SCHEMA.load for a well-formed event at a tenth of the cost; None sends the event to the schema."""
 
 
 def time_bounds(now: dt.datetime, earliest: dt.datetime = EARLIEST, future_margin_s: float = FUTURE_MARGIN_S):
@@ -100,12 +103,15 @@ def parse_event(
     """
     if not isinstance(raw, dict):
         raise ValidationError({"_schema": ["an event must be a JSON object"]})
-    loaded = EVENT_SCHEMA.load(raw)
+    loaded = FAST_LOAD(raw)
+    if loaded is None:  # something to say, or something unusual: the schema decides, in its own words
+        loaded = EVENT_SCHEMA.load(raw)
     errors = journey.unknown_fields(loaded["type"], loaded["channel"]) if journey else {}
-    low, high = time_bounds(now or dt.datetime.now(dt.UTC), earliest, future_margin_s)
     stamp = loaded["timestamp"]
-    if stamp is not None and not low <= stamp <= high:  # aware comparisons: no conversion, no overflow
-        errors["timestamp"] = [f"must be between {_iso(low)} and {_iso(high)} (now + {future_margin_s:g} s)"]
+    if stamp is not None:
+        low, high = time_bounds(now or dt.datetime.now(dt.UTC), earliest, future_margin_s)
+        if not low <= stamp <= high:  # aware comparisons: no conversion, no overflow
+            errors["timestamp"] = [f"must be between {_iso(low)} and {_iso(high)} (now + {future_margin_s:g} s)"]
     if errors:
         raise ValidationError(errors)
     return canonical_event(loaded, now)

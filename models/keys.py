@@ -115,3 +115,9 @@ def key_rate_key(tenant: str, key_id: str) -> str:
 def visitor_rate_key(tenant: str, visitor_id: str) -> str:
     """Hash: the visitor's token bucket, in the visitor's hash slot beside its context."""
     return f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:rate"
+
+
+def event_keys(tenant: str, visitor_id: str) -> tuple[str, str, str]:
+    """(context_key, dedup_key, link_key) of one visitor, its tag digested once: an event batch's per-visitor keys."""
+    prefix = f"wf:{tenant}:{{{visitor_tag(visitor_id)}}}:"
+    return prefix + "ctx", prefix + "dedup", prefix + "link"

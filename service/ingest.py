@@ -8,7 +8,7 @@ import logging
 
 from marshmallow import ValidationError
 
-from journal.erasures import Erasures, erased_fields
+from journal.erasures import Erasures, erasure_check
 from journal.writer import DailyLog
 from models.errors import StoreUnavailable, ValidationFailed
 from models.events import EARLIEST, FUTURE_MARGIN_S, parse_event
@@ -42,13 +42,14 @@ class Ingestor:
         """One event or {"events": [...]}: returns the per-event answer and its HTTP status."""
         raw_events = self._unpack(body)
         accepted, rejected = [], []
+        erased_fields = erasure_check(self.erasures)
         for index, raw in enumerate(raw_events):
             try:
                 event = parse_event(raw, **self.bounds)
             except ValidationError as error:
                 rejected.append({"index": index, "errors": error.messages})
                 continue
-            erased = erased_fields(self.erasures, {"visitor_id": event["visitor_id"], "user_id": event.get("user_id")})
+            erased = erased_fields({"visitor_id": event["visitor_id"], "user_id": event.get("user_id")})
             if erased:
                 rejected.append({"index": index, "errors": erased})
             else:

@@ -49,3 +49,11 @@ def test_rate_limit_buckets_per_key_and_per_visitor():
     assert keys.visitor_rate_key("acme", "visitor-1") == "wf:acme:{87b563e5c04d272f413e}:rate"
     hostile = keys.key_rate_key("t", "*}{evil:*")
     assert "*" not in hostile and "evil" not in hostile and "{" not in hostile
+
+
+def test_event_keys_are_the_context_dedup_and_link_keys():
+    assert keys.event_keys("t1", "visitor-é") == (
+        keys.context_key("t1", "visitor-é"),
+        keys.dedup_key("t1", "visitor-é"),
+        keys.link_key("t1", "visitor-é"),
+    )

@@ -228,10 +228,22 @@ def test_an_event_batch_costs_a_read_a_write_and_a_popularity_write(store, monke
 
     monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
     store.record([ev("v1", "product_view", 2, "e1", item="x5"), ev("v2", "page_view", 3, "e2", item="junk")])
-    assert [trip[:2] for trip in trips] == [["HMGET", "HGETALL"], ["EVALSHA", "EVALSHA"], ["ZINCRBY", "EXPIRE"]]
+    assert [trip[:2] for trip in trips] == [["EVALSHA", "EVALSHA"], ["EVALSHA", "EVALSHA"], ["ZINCRBY", "EXPIRE"]]
     trips.clear()
     store.record([ev("v1", "page_view", 4, "e3", item="junk")])  # no catalog item: no popularity write
     assert len(trips) == 2
+
+
+def test_an_event_batch_after_redis_forgot_its_scripts_loads_them_and_records_once(store, redis_backend):
+    store.record([ev("v1", "page_view", 1, "e0")])
+    redis_backend[2].script_flush()  # as after a restart: the next read's EVALSHA answers NOSCRIPT
+    assert [e["event_id"] for e in store.record([ev("v1", "product_view", 2, "e1", item="x5")])] == ["e1"]
+    redis_backend[2].script_flush()
+    store.record([ev("v1", "product_view", 2, "e1", item="x5")])  # a duplicate: read, nothing to write
+    assert store.record([ev("v1", "page_view", 3, "e1"), ev("v1", "page_view", 4, "e2")])[0]["event_id"] == "e2"
+    flush = lambda fresh: redis_backend[2].script_flush()  # noqa: E731 - between the read and the write
+    assert [e["event_id"] for e in store.record([ev("v1", "page_view", 5, "e3")], before_commit=flush)] == ["e3"]
+    assert store.read("v1").context["n_events"] == 4
 
 
 def test_an_event_a_rebuild_applies_from_our_own_log_line_still_counts_as_accepted(store):
