@@ -13,7 +13,14 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from journal.erasures import Erasures, erased_among
-from journal.event_log import day_files, read_json_day, rows_of_lines, without_bad_text, without_erased
+from journal.event_log import (
+    day_files,
+    may_hold_control_characters,
+    read_json_day,
+    rows_of_lines,
+    without_bad_text,
+    without_erased,
+)
 from journal.records import ARROW_CONTROL_CHARACTERS, NotText, check_text, checked_id
 
 _ITEM = pa.struct([("item_id", pa.string()), ("position", pa.int64()), ("propensity", pa.float64())])
@@ -132,6 +139,8 @@ def _read_day(path: Path) -> tuple[pa.Table, int]:
     table, bad = read_json_day(path, _PARSE)
     if table is None:
         return _read_day_line_by_line(path)
+    if not may_hold_control_characters(path):
+        return table, bad
     table, bad_text = without_bad_text(table, ID_COLUMNS, keep=_item_ids_are_text(table))
     return table, bad + bad_text
 
