@@ -13,7 +13,15 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from journal.erasures import Erasures, erased_among
-from journal.event_log import day_files, read_json_day, rows_of_lines, without_erased
+from journal.event_log import (
+    day_files,
+    may_hold_control_characters,
+    read_json_day,
+    rows_of_lines,
+    without_bad_text,
+    without_erased,
+)
+from journal.records import ARROW_CONTROL_CHARACTERS, NotText, check_text, checked_id
 
 _ITEM = pa.struct([("item_id", pa.string()), ("position", pa.int64()), ("propensity", pa.float64())])
 _SCHEMA = pa.schema(
@@ -36,6 +44,8 @@ _SCHEMA = pa.schema(
 )
 _PARSE = pa_json.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="ignore")
 DECISION_COLUMNS = [name for name in _SCHEMA.names if name not in ("items", "reward", "context")]
+ID_COLUMNS = ["decision_id", "visitor_id", "user_id", "placement", "channel", "campaign"]
+"""The ids a decision record names (the API refuses control characters in them; journal.records.NotText)."""
 IMPRESSION_COLUMNS = [*DECISION_COLUMNS, "item_id", "position", "propensity"]
 
 
@@ -129,7 +139,24 @@ def _read_day(path: Path) -> tuple[pa.Table, int]:
     table, bad = read_json_day(path, _PARSE)
     if table is None:
         return _read_day_line_by_line(path)
-    return table, bad
+    if not may_hold_control_characters(path):
+        return table, bad
+    table, bad_text = without_bad_text(table, ID_COLUMNS, keep=_item_ids_are_text(table))
+    return table, bad + bad_text
+
+
+def _item_ids_are_text(table: pa.Table) -> pa.ChunkedArray | None:
+    """Per decision: whether none of its shown items' ids holds a control character."""
+    items = table["items"].combine_chunks()
+    bad_items = pc.fill_null(
+        pc.match_substring_regex(pc.list_flatten(items).field("item_id"), ARROW_CONTROL_CHARACTERS), False
+    )
+    if not pc.any(bad_items).as_py():
+        return None
+    parents = pc.list_parent_indices(items).to_numpy(zero_copy_only=False)
+    bad = np.zeros(table.num_rows, dtype=bool)
+    bad[parents[bad_items.to_numpy(zero_copy_only=False)]] = True
+    return pa.chunked_array([pa.array(~bad)])
 
 
 def _read_day_line_by_line(path: Path) -> tuple[pa.Table, int]:
@@ -139,12 +166,15 @@ def _read_day_line_by_line(path: Path) -> tuple[pa.Table, int]:
 
 def _record(record: dict) -> dict:
     row = {name: record.get(name) for name in DECISION_COLUMNS}
+    for name in ID_COLUMNS:
+        if row[name] is not None:
+            row[name] = checked_id(row[name])
     row["ts"] = float(record["ts"])
     row["reward"] = [str(kind) for kind in record.get("reward") or ()]
     context = record.get("context")
     row["context"] = {"stage": context.get("stage")} if isinstance(context, dict) else None
     row["items"] = [
-        {"item_id": str(item["item_id"]), "position": item.get("position"), "propensity": item.get("propensity")}
+        {"item_id": checked_id(item["item_id"]), "position": item.get("position"), "propensity": item.get("propensity")}
         for item in record.get("items") or ()
     ]
     return row
@@ -183,13 +213,23 @@ def read_shown_items(files: list[Path]) -> pd.DataFrame:
     """
     rows, bad_lines = [], 0
     for file in files:
-        with open(file) as handle:
+        with open(file, "rb") as handle:
             for line in handle:
                 if not line.strip():
                     continue
                 try:
-                    rows.extend(_shown_rows(json.loads(line)))
-                except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+                    record = json.loads(line.decode("utf-8"))
+                    check_text(record)
+                    rows.extend(_shown_rows(record))
+                except (
+                    json.JSONDecodeError,
+                    UnicodeDecodeError,
+                    NotText,
+                    AttributeError,
+                    KeyError,
+                    TypeError,
+                    ValueError,
+                ):
                     bad_lines += 1
     frame = pd.DataFrame(rows, columns=SHOWN_COLUMNS)
     erasures = Erasures.of_log(files[0].parent) if files else None
@@ -223,10 +263,13 @@ def _shown_rows(record: dict) -> list[dict]:
     }
     if not np.isfinite(base["ts"]):
         raise ValueError("ts is not a finite number")
+    for name in ("decision_id", "visitor_id", "user_id", "placement", "channel"):
+        if base[name] is not None:
+            checked_id(base[name])
     return [
         {
             **base,
-            "item_id": str(item["item_id"]),
+            "item_id": checked_id(item["item_id"]),
             "position": int(item.get("position", position)),
             "propensity": item.get("propensity"),
         }

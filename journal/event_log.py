@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from journal.erasures import Erasures, erased_among
+from journal.records import ARROW_CONTROL_CHARACTERS, NotText, check_text, checked_id
 
 EVENT_COLUMNS = ["event_id", "visitor_id", "user_id", "type", "ts", "channel", "item_id", "value", "decision_id"]
 """The canonical columns, the same as training.readers.COLUMNS (which validates arbitrary files)."""
@@ -68,7 +70,8 @@ def read_daily_log(directory: Path | str, since: float | None = None, until: flo
     The log holds events the service already validated, so this reads them as they are
     (Arrow's JSON reader, a few seconds per million lines) instead of re-checking each row.
     Every host's day files are read and merged in time order. A line that is not an event
-    record (a write cut short by a crash, a record without visitor, type or time) is skipped
+    record (a write cut short by a crash, a record without visitor, type or time, a string that
+    is not valid UTF-8 or an id with a control character: journal.records.NotText) is skipped
     and counted in `attrs["bad_lines"]`, wherever it is. Events of erased ids (journal.erasures)
     are skipped and counted in `attrs["erased_lines"]`.
     """
@@ -131,19 +134,62 @@ def _read_day(path: Path) -> tuple[pd.DataFrame, int]:
     table, bad = read_json_day(path, _PARSE)
     if table is None:
         return _read_day_line_by_line(path)
-    return table.to_pandas(), bad
+    bad_text = 0
+    if may_hold_control_characters(path):
+        table, bad_text = without_bad_text(table, [name for name in EVENT_COLUMNS if name not in ("ts", "value")])
+    return table.to_pandas(), bad + bad_text
+
+
+_CONTROL_ESCAPE = re.compile(rb"\\(?:u00|[bfnrt])|\x7f")
+_SCAN_BYTES = 8 << 20
+
+
+def may_hold_control_characters(path: Path) -> bool:
+    """Whether a string of the file can hold a control character: JSON escapes those below U+0020 (as \\u00XX
+    or \\n, \\t, ...), and U+007F is the raw byte. Most files have neither a backslash nor that byte (two
+    memchr scans), and skip the column scan. Read in 8 MB chunks, each with the last 5 bytes of the one before."""
+    tail = b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_SCAN_BYTES):
+            data = tail + chunk
+            if (b"\\" in data or b"\x7f" in data) and _CONTROL_ESCAPE.search(data):
+                return True
+            tail = data[-5:]
+    return False
+
+
+def without_bad_text(table: pa.Table, id_columns: list[str], keep=None) -> tuple[pa.Table, int]:
+    """The rows of an Arrow-read day without a control character in an id column (what the line by line
+    readers refuse as journal.records.NotText; Arrow itself refuses a lone surrogate), and how many went.
+
+    `keep`: a boolean mask of the rows to keep for other reasons (journal.decision_log: the items' ids).
+    """
+    bad = None
+    for name in id_columns:
+        found = pc.fill_null(pc.match_substring_regex(table[name], ARROW_CONTROL_CHARACTERS), False)
+        bad = found if bad is None else pc.or_(bad, found)
+    if keep is not None:
+        bad = pc.or_(bad, pc.invert(keep)) if bad is not None else pc.invert(keep)
+    dropped = int(pc.sum(bad).as_py() or 0) if bad is not None else 0
+    return (table.filter(pc.invert(bad)) if dropped else table), dropped
 
 
 def rows_of_lines(path: Path, to_row) -> tuple[list, int]:
-    """`to_row` of each JSON line of a day file, and how many lines were not records it could read."""
+    """`to_row` of each JSON line of a day file, and how many lines were not records it could read.
+
+    A line that is not UTF-8, or whose strings are not valid text (a lone surrogate, escaped as
+    \\ud800: journal.records.check_text), is one of them, wherever it is.
+    """
     rows, bad = [], 0
-    with open(path) as handle:
+    with open(path, "rb") as handle:
         for line in handle:
             if not line.strip():
                 continue
             try:
-                rows.append(to_row(json.loads(line)))
-            except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+                record = json.loads(line.decode("utf-8"))
+                check_text(record)
+                rows.append(to_row(record))
+            except (json.JSONDecodeError, UnicodeDecodeError, NotText, AttributeError, KeyError, TypeError, ValueError):
                 bad += 1
     return rows, bad
 
@@ -157,7 +203,8 @@ def _read_day_line_by_line(path: Path) -> tuple[pd.DataFrame, int]:
 
 
 def event_row(record: dict) -> dict:
-    """One record's canonical columns, typed as the schema has them; ValueError when it cannot be."""
+    """One record's canonical columns, typed as the schema has them; ValueError when it cannot be
+    (journal.records.NotText when an id holds a control character)."""
     row = {name: record.get(name) for name in EVENT_COLUMNS}
     for name in ("ts", "value"):
         if row[name] is not None:
@@ -166,7 +213,7 @@ def event_row(record: dict) -> dict:
                 raise ValueError(f"{name} is not a finite number")
     for name in EVENT_COLUMNS:
         if name not in ("ts", "value") and row[name] is not None:
-            row[name] = str(row[name])
+            row[name] = checked_id(row[name])
     return row
 
 

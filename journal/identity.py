@@ -24,6 +24,7 @@ import pandas as pd
 
 from journal.erasures import Erasures
 from journal.event_log import day_files, rows_of_lines, without_erased
+from journal.records import checked_id
 
 IDENTITIES_LOG = "identities"
 """<data_dir>/identities/: one record per link or unlink, durable before the 2xx that accepted it."""
@@ -146,8 +147,8 @@ def _link_row(record: dict) -> dict:
     return {
         "ts": float(record["ts"]),
         "action": action,
-        "visitor_id": str(record["visitor_id"]),
-        "user_id": str(record["user_id"]),
+        "visitor_id": checked_id(record["visitor_id"]),
+        "user_id": checked_id(record["user_id"]),
         "source": "identify",
     }
 

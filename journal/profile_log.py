@@ -12,6 +12,7 @@ from pathlib import Path
 
 from journal.erasures import Erasures
 from journal.event_log import day_files
+from journal.records import NotText, check_text, checked_id
 from journal.writer import DailyLog
 
 RECORD_VERSION = 1
@@ -63,11 +64,11 @@ class LatestProfiles:
 
     def read(self, directory: Path | str, since: float | None = None, until: float | None = None) -> LatestProfiles:
         """Add the records of the log at `directory` with since <= ts < until; a line cut short by a crash,
-        or of another record version, is skipped and counted in `bad_lines`; one of an erased id in
-        `erased_lines`."""
+        not valid text (journal.records.NotText) or of another record version is skipped and counted in
+        `bad_lines`; one of an erased id in `erased_lines`."""
         erasures = Erasures.of_log(directory)
         for path in day_files(directory, since, until):
-            with open(path, encoding="utf-8") as handle:
+            with open(path, "rb") as handle:
                 for line in handle:
                     if not line.strip():
                         continue
@@ -109,15 +110,21 @@ class LatestProfiles:
         return json.loads(self.encoded(visitor_id))
 
 
-def _record(line: str) -> ProfileRecord | None:
+def _record(line: bytes) -> ProfileRecord | None:
+    """The line's record; None when it is not one (torn, another version, or not valid text: journal.records)."""
     try:
-        row = json.loads(line)
-    except json.JSONDecodeError:
+        row = json.loads(line.decode("utf-8"))
+        check_text(row)
+    except (json.JSONDecodeError, UnicodeDecodeError, NotText):
         return None
     if not isinstance(row, dict) or row.get("rv") != RECORD_VERSION:
         return None
     visitor_id, ts, profile = row.get("visitor_id"), row.get("ts"), row.get("profile")
     if not isinstance(visitor_id, str) or not isinstance(ts, int | float) or not isinstance(profile, dict):
+        return None
+    try:
+        checked_id(visitor_id)
+    except NotText:
         return None
     if not isinstance(profile.get("consent", {}), dict):
         return None

@@ -35,6 +35,7 @@ from journal.profile_log import LatestProfiles
 from models import caps, dedup, keys, popularity
 from models.catalog import Catalog
 from models.context import apply_event, new_context, to_json
+from models.errors import RebuildIncomplete
 from models.journey import JourneyMap
 
 DAY_S = 86_400
@@ -146,17 +147,24 @@ def rebuild(
     links = all_links(settings.data_dir, frame)
     persons = person_keys(frame, links) if len(frame) else None
     skipped = _replay(client, settings, journey, frame, _last_write_per_day(events_dir), now, report, persons)
+    contexts_left = []
     if skipped:
-        _replay_again(client, settings, journey, frame, skipped, started_at=now, ttl_s=ttl_s, report=report)
+        contexts_left = _replay_again(client, settings, journey, frame, skipped, now, ttl_s, report)
     report.devices_linked = _write_links(client, tenant, links, ttl_s)
     profiles = LatestProfiles().read(Path(settings.data_dir) / "profiles")
     report.bad_lines += profiles.bad_lines
-    _restore_profiles(client, settings, profiles, started_at=now, ttl_s=ttl_s, report=report)
+    profiles_left = _restore_profiles(client, settings, profiles, started_at=now, ttl_s=ttl_s, report=report)
     decisions_dir = Path(settings.data_dir) / "decisions"
     counters, report.decisions_counted = impression_counters(decisions_dir, journey, now, links)
     report.counter_keys = _write_counters(client, tenant, counters, ttl_s)
     half_life_s = settings.popularity_half_life_days * DAY_S
     report.popular_items = _write_popularity(client, tenant, frame, catalog_ids, now, half_life_s)
+    if contexts_left or profiles_left:
+        raise RebuildIncomplete(
+            f"rebuilt Redis from the journal but for {len(contexts_left)} contexts and {len(profiles_left)} profiles "
+            f"that live writes kept changing (e.g. {(contexts_left or profiles_left)[0]!r}): the journal sentinel "
+            "is not set, so the service tries again; by hand, run `python -m training rebuild` again"
+        )
     mark_rebuilt(client, tenant, ttl_s, now)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -309,15 +317,24 @@ def impression_counters(
     return out, counted
 
 
-def _replay_again(client, settings, journey, frame, profiles, started_at, ttl_s, report, attempts=5) -> None:
+def _replay_again(client, settings, journey, frame, profiles, started_at, ttl_s, report, attempts=5) -> list[str]:
     """Profiles with a context already (live writes since the loss, or a rebuild run twice): replay their
-    events with the journal's files written since the rebuild began read again, and compare-and-set."""
+    events with the journal's files written since the rebuild began read again, and compare-and-set.
+    Returns the profiles still not written after `attempts` (live writes changed them every time)."""
     replace = client.register_script(CONTEXT_IF_VERSION)
     events_dir = Path(settings.data_dir) / "events"
     pending = list(profiles)
     for _ in range(attempts):
         if not pending:
-            return
+            break
+        # The versions first, the journal after: an event applied live before this read was logged before
+        # it, so the journal read next holds it; one applied after it changes the version, and the
+        # compare-and-set below then fails and is tried again. (The other order lost the events applied
+        # between the two reads: tests/faults/test_redis_outage_under_load.py.)
+        pipe = client.pipeline(transaction=False)
+        for profile_id in pending:
+            pipe.hget(keys.context_key(settings.tenant, profile_id), "ver")
+        versions = pipe.execute()
         fresh = _events_written_since(events_dir, started_at)
         merged = pd.concat([frame, fresh], ignore_index=True).drop_duplicates("event_id", keep="first")
         merged = merged.sort_values(["ts", "visitor_id"], kind="stable").reset_index(drop=True)
@@ -325,10 +342,6 @@ def _replay_again(client, settings, journey, frame, profiles, started_at, ttl_s,
         profile_of = person_keys(merged, all_links(settings.data_dir, merged))
         chosen = pd.Series(profile_of).isin(wanted).to_numpy()
         by_profile = events_by_profile(merged.loc[chosen], profile_of[chosen])
-        pipe = client.pipeline(transaction=False)
-        for profile_id in pending:
-            pipe.hget(keys.context_key(settings.tenant, profile_id), "ver")
-        versions = pipe.execute()
         pipe = client.pipeline(transaction=False)
         for profile_id, version in zip(pending, versions):
             data = _reduce(profile_id, by_profile.get(profile_id, []), journey, settings.recent_events_cap)
@@ -340,6 +353,7 @@ def _replay_again(client, settings, journey, frame, profiles, started_at, ttl_s,
         results = pipe.execute()
         report.contexts_replayed_again += sum(1 for r in results if r)
         pending = [pid for pid, written in zip(pending, results) if not written]
+    return pending
 
 
 def _events_written_since(events_dir: Path, since: float) -> pd.DataFrame:
@@ -349,7 +363,7 @@ def _events_written_since(events_dir: Path, since: float) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else read_daily_log(events_dir, 0, 0)
 
 
-def _restore_profiles(client, settings, profiles: LatestProfiles, started_at, ttl_s, report, attempts=5) -> None:
+def _restore_profiles(client, settings, profiles: LatestProfiles, started_at, ttl_s, report, attempts=5) -> list[str]:
     """Write each visitor's latest profile where Redis has none. Where it has one (a live write since the loss,
     or a second run), add the log's files written since the rebuild began again and compare-and-set: every
     live write is logged before Redis changes, so the log read afresh holds it."""
@@ -370,16 +384,19 @@ def _restore_profiles(client, settings, profiles: LatestProfiles, started_at, tt
     profiles_dir = Path(settings.data_dir) / "profiles"
     for _ in range(attempts):
         if not pending:
-            return
+            break
+        live_of = {}  # read before the log, as _replay_again reads versions before the journal: see there
+        for batch in _batches(pending):
+            pipe = client.pipeline(transaction=False)
+            for visitor_id in batch:
+                pipe.hget(keys.context_key(tenant, visitor_id), "profile")
+            live_of.update(zip(batch, pipe.execute()))
         for day, last in sorted(_last_write_per_day(profiles_dir).items()):
             if last >= started_at - 1.0:
                 profiles.read(profiles_dir, day * DAY_S, (day + 1) * DAY_S)
         retry = []
         for batch in _batches(pending):
-            pipe = client.pipeline(transaction=False)
-            for visitor_id in batch:
-                pipe.hget(keys.context_key(tenant, visitor_id), "profile")
-            live = pipe.execute()
+            live = [live_of[visitor_id] for visitor_id in batch]
             pipe = client.pipeline(transaction=False)
             for visitor_id, profile in zip(batch, live):
                 args = [(profile or b"").decode(), profiles.encoded(visitor_id), ttl_s]
@@ -390,6 +407,7 @@ def _restore_profiles(client, settings, profiles: LatestProfiles, started_at, tt
                 if not written:
                     retry.append(visitor_id)
         pending = retry
+    return pending
 
 
 def _write_counters(client: redis.Redis, tenant: str, counters: dict[str, dict[str, int]], ttl_s: int) -> int:

@@ -7,6 +7,7 @@ release to read its files.
 
 from __future__ import annotations
 
+import re
 from typing import TypedDict
 
 RECORD_VERSION = 1
@@ -71,3 +72,40 @@ def versioned(record: dict) -> dict:
 def record_version(record: dict) -> int:
     """A record's version; 0 for one written before versions (no `rv`)."""
     return int(record.get(VERSION_FIELD, 0))
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+"""What the API refuses in an id or a name (models.text): U+0000-U+001F and U+007F."""
+ARROW_CONTROL_CHARACTERS = r"[\x00-\x1f\x7f]"
+"""The same class, for pyarrow.compute's RE2 (journal.event_log.without_bad_text)."""
+
+
+class NotText(ValueError):
+    """A record holds a string the service refuses: not valid UTF-8 (a lone surrogate, escaped as
+    \\ud800 in the line) anywhere, or a control character in an id. The readers skip the line and count
+    it as a bad line, as they do a torn one: the strings would otherwise fail later, when encoded."""
+
+
+def check_text(record: object) -> None:
+    """NotText when any string of the record, key or value, at any depth, is not valid UTF-8."""
+    pending = [record]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise NotText(f"not valid UTF-8 text at {error.start}") from None
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+
+
+def checked_id(value: object) -> str:
+    """`value` as a string, NotText when it holds a control character (the API refuses them in ids)."""
+    text = str(value)
+    if CONTROL_CHARACTERS.search(text):
+        raise NotText("a control character in an id")
+    return text

@@ -17,4 +17,4 @@ def describe_skipped(counts: dict[str, int]) -> str:
     parts = [f"{count} bad {kind} line{'' if count == 1 else 's'}" for kind, count in kinds if count]
     if not parts:
         return ""
-    return f"skipped {' and '.join(parts)} (a write cut short by a crash, or not a record)"
+    return f"skipped {' and '.join(parts)} (a write cut short by a crash, not a record, or text the service refuses)"

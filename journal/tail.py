@@ -14,6 +14,7 @@ from pathlib import Path
 
 from journal.erasures import Erasures
 from journal.event_log import day_files, event_row
+from journal.records import check_text
 
 
 class EventTail:
@@ -66,7 +67,9 @@ class EventTail:
             if not line.strip():
                 continue
             try:
-                row = event_row(json.loads(line))
+                record = json.loads(line)
+                check_text(record)
+                row = event_row(record)
             except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError, TypeError, ValueError):
                 self.bad_lines += 1
                 continue

@@ -106,6 +106,15 @@ class DiskUnavailable(WayfinderError):
     code = "disk_unavailable"
 
 
+class RebuildIncomplete(WayfinderError):
+    """The rebuild from the journal (journal.rebuild) wrote everything but some contexts or profiles, which
+    live writes kept changing under it: the journal sentinel is left unset, so the service tries again
+    (service.recovery), and by hand, `python -m training rebuild` can be run again."""
+
+    status_code = 503
+    code = "rebuild_incomplete"
+
+
 def flat_errors(messages: object, path: str = "") -> dict[str, list[str]]:
     """marshmallow's nested messages as {field path: [reason]}: `caps.per_visitor_per_day`, `events.0.type`."""
     if isinstance(messages, dict):

@@ -6,9 +6,11 @@ import time
 
 import pytest
 
+import journal.rebuild
 from journal.rebuild import catalog_item_ids, rebuild
 from models import keys
 from models.context import from_json
+from models.errors import RebuildIncomplete
 
 NOW = time.time()
 
@@ -145,6 +147,62 @@ def stored_context(redis_client, tenant, visitor_id):
     return from_json(redis_client.hget(keys.context_key(tenant, visitor_id), "data"), visitor_id)
 
 
+def live_events_while_the_rebuild_reads_the_journal(monkeypatch, client, times: int) -> list[str]:
+    """Each of the first `times` reads of the journal by `_replay_again` is followed at once by a live event
+    of cleo's (logged, then applied to Redis), as load does. Returns the ids posted."""
+    read, posted = journal.rebuild._events_written_since, []
+
+    def read_then_a_live_event(events_dir, since):
+        fresh = read(events_dir, since)
+        if len(posted) < times:
+            posted.append(f"live-{len(posted)}")
+            post(client, [{"event_id": posted[-1], "visitor_id": "cleo", "type": "page_view", "timestamp": stamp(1)}])
+        return fresh
+
+    monkeypatch.setattr(journal.rebuild, "_events_written_since", read_then_a_live_event)
+    return posted
+
+
+def page_views(client, visitor):
+    return client.get(f"/v1/visitors/{visitor}").get_json()["counts"]["type"].get("page_view", 0)
+
+
+def test_an_event_applied_just_after_the_rebuild_read_the_journal_is_not_lost(
+    client, settings, journey, redis_client, tenant, monkeypatch
+):
+    client.application.extensions["wayfinder"].store.on_state_lost = None  # this test runs the rebuild itself
+    post(client, EVENTS)
+    lose_everything(redis_client, tenant)
+    post(client, [{"event_id": "live", "visitor_id": "cleo", "type": "page_view", "timestamp": stamp(2)}])
+    posted = live_events_while_the_rebuild_reads_the_journal(monkeypatch, client, times=1)
+
+    report = rebuild(redis_client, settings, journey)
+
+    assert posted == ["live-0"] and report.contexts_replayed_again == 1
+    assert page_views(client, "cleo") == 2  # "live" and "live-0": the version is read before the journal
+    assert redis_client.exists(keys.journal_sentinel_key(tenant))
+
+
+def test_a_context_live_events_keep_changing_fails_the_rebuild_without_the_sentinel(
+    client, settings, journey, redis_client, tenant, monkeypatch
+):
+    client.application.extensions["wayfinder"].store.on_state_lost = None
+    post(client, EVENTS)
+    lose_everything(redis_client, tenant)
+    post(client, [{"event_id": "live", "visitor_id": "cleo", "type": "page_view", "timestamp": stamp(2)}])
+    posted = live_events_while_the_rebuild_reads_the_journal(monkeypatch, client, times=100)
+
+    with pytest.raises(RebuildIncomplete, match="1 contexts and 0 profiles"):
+        rebuild(redis_client, settings, journey)
+
+    assert len(posted) == 5 and not redis_client.exists(keys.journal_sentinel_key(tenant))
+    monkeypatch.undo()  # the load stops; the next attempt (a later read, or the CLI again) completes
+    assert rebuild(redis_client, settings, journey).contexts_replayed_again == 3  # the first run wrote the others
+    assert page_views(client, "cleo") == 6 and redis_client.exists(keys.journal_sentinel_key(tenant))
+    context = from_json(redis_client.hget(keys.context_key(tenant, "cleo"), "data"), "cleo")
+    assert context["n_events"] == 7  # c1 and the six live page views: the history is whole again
+
+
 PROFILES_PUT = [
     ("anna", {"interests": ["suv", "electric"], "consent": {"personalization": False, "email": True}}),
     ("cleo", {"segment": "fleet", "attributes": {"age": 41, "score": 0.1, "name": "Cléo \u2603"}}),
@@ -253,3 +311,40 @@ def test_dedup_remembers_the_ids_of_day_files_written_within_the_window(tmp_path
     buckets = dedup_buckets([old, recent, backfilled], _last_write_per_day(tmp_path), now, 7 * day)
 
     assert buckets == {dedup.day_of(now - 2 * day): dedup.pack(["backfilled"])}
+
+
+def test_lines_of_text_the_api_refuses_are_skipped_and_counted(
+    client, settings, redis_client, tenant, monkeypatch, capsys
+):
+    """Lines the service once wrote (or someone copied in) with a lone surrogate or a control character in
+    an id: the rebuild skips and counts them instead of failing (which made the service retry forever)."""
+    from training.__main__ import main
+
+    before = live_history(client, redis_client, tenant)
+    put_profiles(client)
+    profiles_before = {pid: redis_client.hget(keys.context_key(tenant, pid), "profile") for pid in PROFILES}
+    ts = NOW - 3600
+    bad = {
+        "events": [
+            {"event_id": "s1", "visitor_id": "anna", "type": "page_view", "ts": ts, "channel": "c\ud800"},
+            {"event_id": "s2\u0001", "visitor_id": "cleo", "type": "page_view", "ts": ts, "channel": "web"},
+        ],
+        "decisions": [
+            {"decision_id": "sd", "visitor_id": "anna", "placement": "app_offers", "ts": ts, "channel": "c\udfff",
+             "items": [{"item_id": "offer_tradein_bonus", "position": 0}], "context": {"stage": None}},
+        ],
+        "profiles": [{"rv": 1, "visitor_id": "anna", "ts": ts + 7200, "profile": {"attributes": {"t": "\ud800"}}}],
+    }  # fmt: skip
+    for log, records in bad.items():
+        latest = sorted((settings.data_dir / log).glob("*.jsonl"))[-1]
+        with latest.open("a") as handle:  # json.dumps writes a lone surrogate as its escape, \ud800
+            handle.writelines(json.dumps(record) + "\n" for record in records)
+    lose_everything(redis_client, tenant)
+    monkeypatch.setenv("WAYFINDER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("WAYFINDER_REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("WAYFINDER_TENANT", tenant)
+    assert main(["rebuild", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["bad_lines"] == 3 and report["events"] == len(EVENTS) + 1  # 2 event lines, 1 profile line
+    assert snapshot(redis_client, tenant) == before
+    assert {pid: redis_client.hget(keys.context_key(tenant, pid), "profile") for pid in PROFILES} == profiles_before

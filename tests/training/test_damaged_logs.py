@@ -152,3 +152,39 @@ def test_lift_and_analyze_say_what_they_skipped(damaged, capsys, tmp_path):
         capsys, "analyze", "--events", damaged.data_dir / "events", "--out", tmp_path / "report", "--json"
     )
     assert json.loads(out)["skipped"] == {"bad_event_lines": 1}
+
+
+@pytest.fixture
+def garbled(served_once, model_settings, tmp_path):
+    """A copy of the served champion's data dir, then an event and a decision line as the service wrote them
+    before it refused such text: a lone surrogate in a channel (valid JSON: the escape \\ud800), and a
+    control character in an event's item id. Every other field is a real record's."""
+    model_settings = logged_traffic.copy_served(served_once, model_settings, tmp_path)
+    for log, changes in (
+        ("events", [{"event_id": "garbled-1", "channel": "c\ud800"}, {"event_id": "garbled-2", "item_id": "a\u0001"}]),
+        ("decisions", [{"decision_id": "garbled-d", "channel": "c\udfff"}]),
+    ):
+        latest = sorted((model_settings.data_dir / log).glob("*.jsonl"))[-1]
+        real = json.loads(latest.read_text().splitlines()[-1])
+        with latest.open("a") as handle:
+            handle.writelines(json.dumps({**real, **change}) + "\n" for change in changes)
+    return model_settings
+
+
+def test_every_command_skips_and_counts_lines_of_text_the_api_refuses(garbled, capsys, tmp_path):
+    data_dir = garbled.data_dir
+    code, out, err = run(capsys, "analyze", "--events", data_dir / "events", "--out", tmp_path / "report", "--json")
+    assert code == 0, err
+    assert json.loads(out)["skipped"] == {"bad_event_lines": 2}
+    code, out, err = run(capsys, "lift", "--data-dir", data_dir, "--since", "2025-12-01", "--until", "2027-01-01")
+    assert code == 0, err
+    assert "skipped 2 bad event lines and 1 bad decision line" in out
+    code, out, err = run(
+        capsys, "--registry", garbled.registry, "evaluate", "--model", "current", "--decisions", data_dir / "decisions"
+    )
+    assert code == 0, err
+    assert "skipped 2 bad event lines and 1 bad decision line" in out
+    code, out, err = run(capsys, "--registry", garbled.registry, "retrain", "--data-dir", data_dir, "--json")
+    assert code == 0, err
+    assert json.loads(out)["trained"]["skipped"] == {"bad_event_lines": 2, "bad_decision_lines": 1}
+    assert "skipped 2 bad event lines and 1 bad decision line" in err
