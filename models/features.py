@@ -178,17 +178,13 @@ class FeatureSpec:
         own = len(self.item_names) - len(SIGNAL_NAMES)
         signals = item_stats.signals or _no_signals()
         rows = table.rows(item_ids) if table is not None and table.stats is item_stats else None
+        tags = tag_profile(distinct, catalog_items)
         known = None
-        if rows is not None:
-            known = ([table.tag_sets[r] for r in rows], *table.signal_columns(signals, rows, item_ids))
+        if rows is not None:  # the tag columns are read only for a visitor with a tag profile
+            tag_sets = [set(table.tags[r]) if table.tags[r] else None for r in rows] if tags else []
+            known = (tag_sets, *table.signal_columns(signals, rows, item_ids))
         block[:, own:] = signal_block(
-            signals,
-            distinct,
-            ctx["last_ts"] if now is None else now,
-            item_ids,
-            catalog_items,
-            tag_profile(distinct, catalog_items),
-            known,
+            signals, distinct, ctx["last_ts"] if now is None else now, item_ids, catalog_items, tags, known
         )
         n = len(item_ids)
         block[:, 3] = np.fromiter((seen.get(i, 0) for i in item_ids), dtype=np.float64, count=n)

@@ -36,7 +36,6 @@ class ItemTable:
         self.value = np.fromiter((items[i].value for i in self.ids), dtype=np.float64, count=n)
         self.kind = np.fromiter((ITEM_KINDS.index(items[i].kind) for i in self.ids), dtype=np.float64, count=n)
         self.tags = [items[i].tags for i in self.ids]
-        self.tag_sets = [set(tags) if tags else None for tags in self.tags]  # models.retrieval.signal_block
         self._stages = [items[i].stages for i in self.ids]
         self.share, _, self.response_rate = stats.columns(self.ids, None)
         self._signal_columns: tuple = (None, None, None)  # (signals, first_seen, log trend share)
