@@ -53,6 +53,18 @@ def impressions(counts: dict[str, int], kind: str, name: str, today: int, days: 
     return sum(counts.get(f"{day}|{kind}|{name}", 0) for day in range(today - days + 1, today + 1))
 
 
+def item_impressions(counts: dict[str, int], today: int, days: int) -> dict[str, int]:
+    """`impressions(counts, "i", item, today, days)` of every item at once: one pass over the counters."""
+    first = today - days + 1
+    out: dict[str, int] = {}
+    for field, n in counts.items():
+        day, _, rest = field.partition("|")
+        if rest[:2] == "i|" and day.isdigit() and first <= int(day) <= today:
+            name = rest[2:]
+            out[name] = out.get(name, 0) + n
+    return out
+
+
 def cap_reached(caps: dict, counts: dict[str, int], kind: str, name: str, today: int) -> str | None:
     """The first cap of `caps` that is reached, as text, or None."""
     for window, limit in caps.items():

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from models.catalog import ITEM_KINDS, Item
 from models.journey import JourneyMap
+
+if TYPE_CHECKING:
+    from models.item_table import ItemTable
 from models.retrieval import SIGNAL_NAMES, Retrieval, signal_block, tag_profile
 
 FEATURE_SPEC_VERSION = "6"
@@ -139,21 +143,24 @@ class FeatureSpec:
         profile: dict | None = None,
         positions: list[int] | None = None,
         context_row: list[float] | None = None,
+        table: ItemTable | None = None,
     ) -> np.ndarray:
-        """One row per candidate: the visitor's context (and profile) beside each item's features."""
+        """One row per candidate: the visitor's context (and profile) beside each item's features; `table`:
+        serving's precomputed item columns for this item stats and catalog (models.item_table)."""
         base = context_row if context_row is not None else self.context_row(ctx, now, channel, profile)
         interests = (profile or {}).get("interests") or ()
         matrix = np.empty((len(item_ids), len(self.content_names)), dtype=np.float64)
         matrix[:, : len(base)] = base
         matrix[:, len(base) :] = self.item_block(
-            ctx, item_ids, item_stats, catalog_items, interests, positions, now, channel
+            ctx, item_ids, item_stats, catalog_items, interests, positions, now, channel, table
         )
         return matrix
 
     def item_block(
-        self, ctx, item_ids, item_stats, catalog_items, interests=(), positions=None, now=None, channel=None
+        self, ctx, item_ids, item_stats, catalog_items, interests=(), positions=None, now=None, channel=None, table=None
     ) -> np.ndarray:
-        """Item-side features for each candidate, given the visitor's context."""
+        """Item-side features for each candidate, given the visitor's context; with `table` (serving), what
+        does not depend on the visitor is gathered from it: the same numbers."""
         stage = ctx["stage"]
         seen: dict[str, int] = {}  # touches per item, and (newest first) each item's latest touch: one pass
         latest: dict[str, float] = {}
@@ -169,18 +176,28 @@ class FeatureSpec:
         interests = set(interests or ())
         block = np.empty((len(item_ids), len(self.item_names)), dtype=np.float64)
         own = len(self.item_names) - len(SIGNAL_NAMES)
+        signals = item_stats.signals or _no_signals()
+        rows = table.rows(item_ids) if table is not None and table.stats is item_stats else None
+        tags = tag_profile(distinct, catalog_items)
+        known = None
+        if rows is not None:  # the tag columns are read only for a visitor with a tag profile
+            tag_sets = [set(table.tags[r]) if table.tags[r] else None for r in rows] if tags else []
+            known = (tag_sets, *table.signal_columns(signals, rows, item_ids))
         block[:, own:] = signal_block(
-            item_stats.signals or _no_signals(),
-            distinct,
-            ctx["last_ts"] if now is None else now,
-            item_ids,
-            catalog_items,
-            tag_profile(distinct, catalog_items),
+            signals, distinct, ctx["last_ts"] if now is None else now, item_ids, catalog_items, tags, known
         )
         n = len(item_ids)
-        block[:, 0], block[:, 1], block[:, 2] = item_stats.columns(item_ids, stage)
         block[:, 3] = np.fromiter((seen.get(i, 0) for i in item_ids), dtype=np.float64, count=n)
         block[:, 4] = np.fromiter((i == last_item for i in item_ids), dtype=np.float64, count=n)
+        block[:, 9] = positions if positions is not None else 0
+        if rows is not None:
+            stage_share, stage_eligible = table.stage_columns(stage)
+            block[:, 0], block[:, 1], block[:, 2] = table.share[rows], stage_share[rows], table.response_rate[rows]
+            block[:, 5], block[:, 6], block[:, 8] = table.value[rows], stage_eligible[rows], table.kind[rows]
+            block[:, 7] = [len(interests.intersection(table.tags[r])) for r in rows] if interests else 0.0
+            block[:, CHANNEL_RATE_COLUMN] = table.channel_rates(channel)[rows]
+            return block
+        block[:, 0], block[:, 1], block[:, 2] = item_stats.columns(item_ids, stage)
         block[:, 5:9] = (1.0, 1.0, 0.0, -1.0)  # an item the catalog does not hold
         for row, item_id in enumerate(item_ids):
             item = catalog_items.get(item_id)
@@ -191,7 +208,6 @@ class FeatureSpec:
                     len(interests.intersection(item.tags)),
                     ITEM_KINDS.index(item.kind),
                 )
-        block[:, 9] = positions if positions is not None else 0
         block[:, CHANNEL_RATE_COLUMN] = item_stats.channel_rates(item_ids, channel)
         return block
 

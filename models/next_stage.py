@@ -9,6 +9,8 @@ import lightgbm as lgb
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from models.content import predict_threads
+
 LGB_PARAMS = {
     "objective": "multiclass",
     "learning_rate": 0.05,
@@ -63,14 +65,14 @@ class NextStageModel:
         return self
 
     def _raw_logits(self, X) -> np.ndarray:
-        return self.booster_.predict(X, raw_score=True).reshape(len(X), self.n_classes)
+        return self.booster_.predict(X, raw_score=True, **predict_threads(len(X))).reshape(len(X), self.n_classes)
 
     def predict_proba(self, X) -> np.ndarray:
         return softmax(self._raw_logits(X) / self.temperature_)
 
     def contributions(self, X) -> np.ndarray:
         """Per-class feature contributions (LightGBM pred_contrib), shape (rows, classes, features+1)."""
-        raw = self.booster_.predict(X, pred_contrib=True)
+        raw = self.booster_.predict(X, pred_contrib=True, **predict_threads(len(X)))
         return np.asarray(raw).reshape(len(X), self.n_classes, -1)
 
     def save(self, directory: Path) -> None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from models import caps
 from models.retrieval import WINDOW, recent_items
+
+if TYPE_CHECKING:
+    from models.item_table import ItemTable
 
 DEFAULT_UNCERTAINTY_BONUS = 0.5
 """A placement's `exploration.uncertainty_bonus` when it names none: the most P(response) an item the
@@ -53,9 +57,11 @@ def select(
     def take(pick: Pick) -> None:
         picks.append(pick)
         open_[pick.index] = False
+        if max_per_tag is None:  # no diversity rule: the tags change nothing
+            return
         for t in tags[pick.index]:
             tag_counts[t] = tag_counts.get(t, 0) + 1
-            if max_per_tag is not None and tag_counts[t] >= max_per_tag:
+            if tag_counts[t] >= max_per_tag:
                 open_[[j for j, item_tags in enumerate(tags) if t in item_tags]] = False
 
     for i in pinned:
@@ -65,11 +71,21 @@ def select(
         available = np.flatnonzero(open_)
         if not len(available):
             break
-        probabilities = _slot_probabilities(scores[available], exploration)
-        best = int(np.argmax(scores[available]))
-        choice = int(rng.choice(len(available), p=probabilities)) if len(available) > 1 else 0
+        at = scores[available]
+        probabilities = _slot_probabilities(at, exploration)
+        best = int(np.argmax(at))
+        choice = _draw(rng, probabilities) if len(available) > 1 else 0
         take(Pick(int(available[choice]), float(probabilities[choice]), explored=choice != best))
     return picks
+
+
+def _draw(rng: np.random.Generator, probabilities: np.ndarray) -> int:
+    """`rng.choice(len(probabilities), p=probabilities)`, the same draw from the same generator state,
+    without choice's checks of `p` (a third of a decision's selection time): the cumulative sum scaled to
+    end at 1, searched for one uniform number (tests/models/test_policy.py compares the two)."""
+    cdf = probabilities.cumsum()
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 def _slot_probabilities(scores: np.ndarray, exploration: dict) -> np.ndarray:
@@ -96,19 +112,24 @@ def with_uncertainty_bonus(
     context: dict | None,
     impressions: dict[str, int],
     now: float,
+    table: ItemTable | None = None,
 ) -> np.ndarray:
     """The placement's scores, optimistic about items little is known of (`uncertainty_bonus`): a new
-    item, which the ranker reads as unpopular and untrended, still reaches visitors who browse its like."""
+    item, which the ranker reads as unpopular and untrended, still reaches visitors who browse its like.
+    `table`: serving's precomputed item columns (models.item_table), the same numbers."""
     weight = float(exploration.get("uncertainty_bonus", DEFAULT_UNCERTAINTY_BONUS))
     if not weight or not context or not item_ids:
         return scores
     recent = [i for i, _ in recent_items(context, len(context["recent"]))[:WINDOW]]
-    today = caps.day_of(now)
-    evidence = [
-        item_stats.shown.get(i, 0) + item_stats.total(i) + caps.impressions(impressions, "i", i, today, 7)
-        for i in item_ids
-    ]
-    bonus = uncertainty_bonus(weight, np.asarray(evidence), content_match(item_ids, recent, catalog_items))
+    seen = caps.item_impressions(impressions, caps.day_of(now), 7)
+    own = np.fromiter((seen.get(i, 0) for i in item_ids), dtype=np.int64, count=len(item_ids))
+    rows = table.rows(item_ids) if table is not None and table.stats is item_stats else None
+    if rows is not None:
+        evidence = table.evidence[rows] + own
+    else:
+        logged = (item_stats.shown.get(i, 0) + item_stats.total(i) for i in item_ids)
+        evidence = np.fromiter(logged, dtype=np.int64, count=len(item_ids)) + own
+    bonus = uncertainty_bonus(weight, evidence, content_match(item_ids, recent, catalog_items, table, rows))
     return optimistic_scores(scores, p_response, bonus)
 
 
@@ -134,17 +155,32 @@ def optimistic_scores(scores: np.ndarray, p_response: np.ndarray, bonus: np.ndar
     return scores + bonus * per_response
 
 
-def content_match(item_ids: list[str], recent: list[str], catalog_items: dict) -> np.ndarray:
+def content_match(
+    item_ids: list[str], recent: list[str], catalog_items: dict, table: ItemTable | None = None, rows=None
+) -> np.ndarray:
     """Per candidate, its best Jaccard similarity to one of the visitor's recent items, over tags and
-    attributes (`key=value`): 1 for an item described exactly as one the visitor browsed, 0 for none."""
+    attributes (`key=value`): 1 for an item described exactly as one the visitor browsed, 0 for none.
+    With `table` and the candidates' `rows` in it, each item's description is made once per catalog."""
     described = [_features(catalog_items.get(i)) for i in recent]
     described = [d for d in described if d]
     out = np.zeros(len(item_ids))
-    for row, item_id in enumerate(item_ids):
-        own = _features(catalog_items.get(item_id))
-        if own and described:
+    if not described:
+        return out
+    if rows is not None:
+        own_features = (_described(table, r) for r in rows)
+    else:
+        own_features = (_features(catalog_items.get(item_id)) for item_id in item_ids)
+    for row, own in enumerate(own_features):
+        if own:
             out[row] = max(len(own & other) / len(own | other) for other in described)
     return out
+
+
+def _described(table: ItemTable, row: int) -> frozenset[str]:
+    own = table.described[row]
+    if own is None:
+        own = table.described[row] = _features(table.catalog_items[table.ids[row]])
+    return own
 
 
 def _features(item) -> frozenset[str]:

@@ -448,9 +448,12 @@ def signal_block(
     item_ids: list[str],
     catalog_items: dict,
     tags: dict[str, float],
+    known: tuple | None = None,
 ) -> np.ndarray:
     """The generators' signals for each candidate (SIGNAL_NAMES), given the visitor's recent items;
-    computed a column at a time (training builds about a million rows)."""
+    computed a column at a time (training builds about a million rows). `known`: what serving precomputed
+    of the candidates (models.item_table): their tag sets (None where untagged), first touch and log trend
+    share, the same numbers this function computes without it."""
     n = len(item_ids)
     block = np.zeros((n, len(SIGNAL_NAMES)), dtype=np.float64)
     if not n:
@@ -478,16 +481,19 @@ def signal_block(
     block[:, 5] = [p[0] if p else math.nan for p in seen]
     since = np.asarray([max(now - p[1], 0.0) if p else math.nan for p in seen], dtype=np.float64)
     block[:, 6] = np.log1p(since) / _LOG_DAY
-    if catalog_items:
+    if catalog_items and (known is None or tags):  # without a tag profile, both tag columns stay 0
         recent_tags = [set(catalog_items[i].tags) for i, _ in window if i in catalog_items and catalog_items[i].tags]
-        for r, item_id in enumerate(item_ids):
-            item = catalog_items.get(item_id)
-            if item is None or not item.tags:
+        tag_sets = known[0] if known is not None else (_tag_set(catalog_items.get(i)) for i in item_ids)
+        for r, item_tags in enumerate(tag_sets):
+            if item_tags is None:
                 continue
-            item_tags = set(item.tags)
             block[r, 7] = sum(tags.get(tag, 0.0) for tag in item_tags)
             block[r, 8] = max((len(item_tags & o) / len(item_tags | o) for o in recent_tags), default=0.0)
-    first = signals.first_seen_many(item_ids)
+    first = signals.first_seen_many(item_ids) if known is None else known[1]
     block[:, 9] = np.log1p(np.maximum(now - first, 0.0)) / _LOG_DAY  # NaN where never seen
-    block[:, 10] = np.log(signals.trend_shares(item_ids))
+    block[:, 10] = np.log(signals.trend_shares(item_ids)) if known is None else known[2]
     return block
+
+
+def _tag_set(item) -> set[str] | None:
+    return set(item.tags) if item is not None and item.tags else None

@@ -11,6 +11,7 @@ from models.bundle import ModelBundle
 from models.catalog import Catalog, Placement
 from models.context import apply_event, copy_context
 from models.features import CHANNEL_RATE_COLUMN
+from models.item_table import item_table
 from models.pools import Pool
 from models.retrieval import candidates, recent_items, tag_profile
 
@@ -40,10 +41,10 @@ def score_candidates(
 ) -> Scored:
     """Expected value of each candidate: P(response) for `click`, x item value for `value`,
     x the rise in P(reaching a later stage) that responding brings for `progress`."""
-    spec = bundle.spec
+    spec, table = bundle.spec, item_table(bundle, catalog)
     row = spec.context_row(context, now, channel, profile)
     matrix = spec.content_matrix(
-        context, now, channel, item_ids, bundle.item_stats, catalog.items, profile, context_row=row
+        context, now, channel, item_ids, bundle.item_stats, catalog.items, profile, context_row=row, table=table
     )
     p_response = bundle.content.predict(matrix)
     classes = bundle.classes
@@ -80,10 +81,10 @@ def score_channels(
     """`score_candidates` under each of `channels`, as if the decision were made there: one matrix of
     channels x items rows (only the channel features differ between the blocks), one call of
     the content model; for `progress`, one call of the next-stage model over every channel's rows."""
-    spec, n = bundle.spec, len(item_ids)
+    spec, n, table = bundle.spec, len(item_ids), item_table(bundle, catalog)
     rows = [spec.context_row(context, now, channel, profile) for channel in channels]
     block = spec.content_matrix(
-        context, now, channels[0], item_ids, bundle.item_stats, catalog.items, profile, context_row=rows[0]
+        context, now, channels[0], item_ids, bundle.item_stats, catalog.items, profile, context_row=rows[0], table=table
     )
     matrix = np.tile(block, (len(channels), 1))
     rate = len(rows[0]) + CHANNEL_RATE_COLUMN

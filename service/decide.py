@@ -17,6 +17,7 @@ from models import channel_choice
 from models.bundle import ModelBundle
 from models.catalog import Catalog, Placement
 from models.errors import Erased, NotFound, StoreUnavailable, ValidationFailed
+from models.item_table import item_table
 from models.policy import holdout_bucket, select, with_uncertainty_bonus
 from models.pools import Pool
 from models.rules import Rules
@@ -339,6 +340,7 @@ class DecisionEngine:
                 context,
                 here.impressions,
                 here.now,
+                item_table(bundle, catalog),
             )
         reasons = {i: [proposed[i]] if i in proposed else [] for i in eligible}
         scores = self._boost_interests(scores, eligible, catalog, here.profile, reasons, trace)

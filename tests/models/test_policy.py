@@ -141,3 +141,14 @@ def test_with_uncertainty_bonus_counts_bundle_evidence_and_the_visitors_own_impr
     assert after[2] == pytest.approx(0.1 + DEFAULT_UNCERTAINTY_BONUS * 0.5 / np.sqrt(2))  # seen once by this visitor
     off = with_uncertainty_bonus({"uncertainty_bonus": 0.0}, p, p, ids, stats, items, context, {}, 1000.0)
     assert list(off) == list(p)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_slot_draw_equals_generator_choice(seed):
+    from models.policy import _draw
+
+    weights = np.random.default_rng(100 + seed).random(37)
+    probabilities = weights / weights.sum()
+    ours, numpys = np.random.default_rng(seed), np.random.default_rng(seed)
+    for _ in range(2_000):
+        assert _draw(ours, probabilities) == numpys.choice(len(probabilities), p=probabilities)
