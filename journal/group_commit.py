@@ -2,8 +2,9 @@
 
 `SharedCommit` (the event log): concurrent callers in one process share one O_APPEND write per day file
 and one fsync; each returns only once its own lines are on disk, so "durable before 2xx" still holds.
-The first caller to find no write in flight leads: it writes everyone's queued lines, fsyncs, and wakes
-the rest; an OSError reaches every caller of that group. With one caller it is DailyLog.append.
+A caller that finds fewer than `max_in_flight` (2) groups being written leads: it writes everyone's
+queued lines, fsyncs, and wakes them; an OSError reaches every caller of that group. With one caller it
+is DailyLog.append.
 
 `BackgroundCommit` (the decision log): callers hand their records over and return; a thread writes and
 fsyncs what has queued every `interval_s`. A crash loses at most the last interval's records; `close()`
@@ -30,10 +31,11 @@ RETRY_S = 0.1
 
 
 class _Ticket:
-    __slots__ = ("lines", "done", "error")
+    __slots__ = ("lines", "taken", "done", "error")
 
     def __init__(self, lines: dict[Path, list[bytes]]):
         self.lines = lines
+        self.taken = False  # in a group being written
         self.done = False
         self.error: BaseException | None = None
 
@@ -41,15 +43,19 @@ class _Ticket:
 class SharedCommit:
     """DailyLog.append for concurrent callers, durable before it returns, with one fsync per group."""
 
-    def __init__(self, log: DailyLog):
+    def __init__(self, log: DailyLog, max_in_flight: int = 2):
         self.log = log
         self.directory = log.directory
+        self.max_in_flight = max_in_flight
+        """Groups written at once (each its own write and fsync); callers beyond them queue for the next.
+        Two, by measurement (bench/journal_commit_bench.py): the kernel overlaps concurrent fsyncs of a
+        file, and with one group at a time 4 threads appended at half the rate of a write each."""
         self.flushes = 0
         """Groups written (each one write per day file and one fsync): fewer than `appends` under concurrency."""
         self.appends = 0
         self._turn = threading.Condition()
         self._queue: list[_Ticket] = []
-        self._leading = False
+        self._in_flight = 0
         _LIVE.add(self)
 
     def path_for(self, ts: float) -> Path:
@@ -62,10 +68,10 @@ class SharedCommit:
             self.appends += 1
             self._queue.append(ticket)
             while not ticket.done:
-                if self._leading:
-                    self._turn.wait()
-                else:
+                if not ticket.taken and self._in_flight < self.max_in_flight:
                     self._lead()
+                else:
+                    self._turn.wait()
         if ticket.error is not None:
             raise ticket.error
 
@@ -78,8 +84,10 @@ class SharedCommit:
 
     def _lead(self) -> None:
         """Called holding `_turn`: write the queued group without it, then wake its callers."""
-        self._leading = True
+        self._in_flight += 1
         group, self._queue = self._queue, []
+        for ticket in group:
+            ticket.taken = True
         error: BaseException | None = None
         self._turn.release()
         try:
@@ -93,7 +101,7 @@ class SharedCommit:
             error = exc
         finally:
             self._turn.acquire()
-            self._leading = False
+            self._in_flight -= 1
             self.flushes += 1
             for ticket in group:
                 ticket.done, ticket.error = True, error
@@ -101,7 +109,7 @@ class SharedCommit:
 
     def _after_fork(self) -> None:
         self._turn = threading.Condition()
-        self._queue, self._leading = [], False
+        self._queue, self._in_flight = [], 0
 
 
 class BackgroundCommit:
