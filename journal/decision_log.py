@@ -183,7 +183,7 @@ def read_shown_items(files: list[Path]) -> pd.DataFrame:
     """
     rows, bad_lines = [], 0
     for file in files:
-        with open(file) as handle:
+        with open(file, encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 if not line.strip():
                     continue

@@ -137,7 +137,7 @@ def _read_day(path: Path) -> tuple[pd.DataFrame, int]:
 def rows_of_lines(path: Path, to_row) -> tuple[list, int]:
     """`to_row` of each JSON line of a day file, and how many lines were not records it could read."""
     rows, bad = [], 0
-    with open(path) as handle:
+    with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             if not line.strip():
                 continue

@@ -248,3 +248,22 @@ def test_a_decision_after_the_log_failed_answers_503_and_none_served_is_lost(set
     wait_for(served_again)
     writer.close()
     assert sorted(r["decision_id"] for r in lines_of(settings.data_dir / "decisions")) == sorted(served)
+
+
+def test_lines_are_what_json_dumps_wrote_and_the_readers_read_them(tmp_path):
+    """orjson (journal.writer.encode_line): the same bytes as json.dumps for ASCII records, numpy floats as
+    numbers; UTF-8 text as is, which the line-by-line readers and Arrow's reader both read back."""
+    import numpy as np
+
+    from journal.event_log import rows_of_lines
+    from journal.writer import encode_line
+
+    plain = {"rv": 1, "event_id": "e1", "ts": 1.5, "value": np.float64(0.1), "tags": ("a", 2), "n": None}
+    assert encode_line(plain) == (json.dumps(plain, separators=(",", ":"), default=str) + "\n").encode()
+    assert encode_line({"big": 2**70}) == b'{"big":1180591620717411303424}\n'  # past orjson: json.dumps
+    accented = {**event(0, 0), "properties": {"title": "Fahrzeug für Kunden ✓"}}
+    SharedCommit(DailyLog(tmp_path, host="one")).append([accented])
+    assert "für Kunden ✓".encode() in next(tmp_path.glob("*.jsonl")).read_bytes()
+    rows, bad = rows_of_lines(next(tmp_path.glob("*.jsonl")), lambda record: record["properties"]["title"])
+    assert rows == ["Fahrzeug für Kunden ✓"] and bad == 0
+    assert len(read_daily_log(tmp_path)) == 1
