@@ -32,3 +32,11 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    """A worker that stops cleanly writes the decisions its background writer still holds (journal/group_commit.py);
+    atexit does the same as a backstop."""
+    from journal.group_commit import close_all
+
+    close_all()

@@ -43,6 +43,9 @@ class Settings:
     """`json`: one JSON object per log line, with the request id (service/request_log.py); `text`: plain lines."""
     journal_host: str = ""
     """This host's name in the journal's day files (`<day>.<host>.jsonl`); empty: the machine's hostname."""
+    decision_log_flush_ms: float = 5.0
+    """The decision log is written and fsync'd in groups this often by a background thread (a crash loses
+    at most this long's decisions, a clean shutdown none); 0 writes each decision before it is answered."""
     max_json_depth: int = 32
     """Request bodies nested deeper than this get 400."""
     future_margin_s: float = 86_400.0

@@ -10,6 +10,8 @@ import re
 import socket
 from pathlib import Path
 
+import orjson
+
 from journal.records import versioned
 from models.errors import DiskUnavailable
 
@@ -49,21 +51,30 @@ class DailyLog:
         day = dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d")
         return self.directory / (f"{day}.jsonl" if self.host is None else f"{day}.{self.host}.jsonl")
 
-    def append(self, records: list[dict]) -> None:
-        by_file: dict[Path, list[str]] = {}
+    def encode(self, records: list[dict]) -> dict[Path, list[bytes]]:
+        """Each record as its line (versioned, compact JSON and a newline), by the day file it goes to."""
+        by_file: dict[Path, list[bytes]] = {}
         for record in records:
-            line = json.dumps(versioned(record), separators=(",", ":"), default=str) + "\n"
-            by_file.setdefault(self.path_for(record[self.time_field]), []).append(line)
-        for path, lines in by_file.items():
-            check = path not in self._line_start_checked
-            _append(path, "".join(lines).encode("utf-8"), self.fsync, check)
-            self._line_start_checked.add(path)
+            by_file.setdefault(self.path_for(record[self.time_field]), []).append(encode_line(versioned(record)))
+        return by_file
+
+    def append(self, records: list[dict]) -> None:
+        for path, lines in self.encode(records).items():
+            self.write(path, b"".join(lines))
 
     def append_lines(self, lines: list[str], ts: float) -> None:
         """Already encoded records (one JSON object and a newline each) that share the instant `ts`, in one
         write to that day's file: for writers that encode faster than `append` (a campaign's decisions)."""
-        path = self.path_for(ts)
-        _append(path, "".join(lines).encode("utf-8"), self.fsync, path not in self._line_start_checked)
+        self.write(self.path_for(ts), "".join(lines).encode("utf-8"))
+
+    def write(self, path: Path, payload: bytes) -> None:
+        """Whole lines to one day file in one O_APPEND write (and an fsync). After an OSError the file's
+        last byte is looked at again before the next write: the failed write may have left a torn line."""
+        try:
+            _append(path, payload, self.fsync, path not in self._line_start_checked)
+        except OSError:
+            self._line_start_checked.discard(path)
+            raise
         self._line_start_checked.add(path)
 
     def append_or_refuse(self, records: list[dict], log_name: str, consequence: str) -> None:
@@ -77,17 +88,41 @@ class DailyLog:
             ) from exc
 
 
+def encode_line(record: dict) -> bytes:
+    """One record as compact JSON and a newline (orjson: UTF-8 as is, NaN as null). The default turns
+    numpy floats into numbers and anything else unknown into its str, as json.dumps(default=str) did;
+    what orjson refuses (an int past 64 bits, a key that is not a str) goes through json.dumps."""
+    try:
+        return orjson.dumps(record, default=_plain, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        return (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode("utf-8")
+
+
+def _plain(value: object) -> object:
+    return float(value) if isinstance(value, float) else str(value)
+
+
 def _append(path: Path, payload: bytes, fsync: bool, check_line_start: bool) -> None:
+    """An OSError from a write carries `bytes_written`: how much of `payload` is in the file all the same
+    (whole lines before that are there; an fsync that fails counts nothing as written)."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         # shared among writers; compaction (journal.compact) takes it exclusive to see no write in flight
         fcntl.flock(fd, fcntl.LOCK_SH)
         if check_line_start and _ends_mid_line(path):
             payload = b"\n" + payload
+            written = -1  # the newline is not the caller's
+        else:
+            written = 0
         view = memoryview(payload)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        try:
+            while view:
+                step = os.write(fd, view)
+                written += step
+                view = view[step:]
+        except OSError as error:
+            error.bytes_written = max(written, 0)
+            raise
         if fsync:
             os.fsync(fd)
     finally:

@@ -12,6 +12,7 @@ import uuid
 import numpy as np
 
 from journal.erasures import erased_fields
+from journal.group_commit import BackgroundCommit
 from journal.writer import DailyLog
 from models import channel_choice
 from models.bundle import ModelBundle
@@ -92,7 +93,7 @@ class DecisionEngine:
         catalogs: CatalogStore,
         models: ModelHolder,
         rules: Rules,
-        decision_log: DailyLog,
+        decision_log: DailyLog | BackgroundCommit,
         seed: int | None = None,
         contact_limit: int = 3,
     ):

@@ -9,6 +9,7 @@ import logging
 from marshmallow import ValidationError
 
 from journal.erasures import Erasures, erasure_check
+from journal.group_commit import SharedCommit
 from journal.writer import DailyLog
 from models.errors import StoreUnavailable, ValidationFailed
 from models.events import EARLIEST, FUTURE_MARGIN_S, parse_event
@@ -22,7 +23,7 @@ class Ingestor:
     def __init__(
         self,
         store: ContextStore,
-        event_log: DailyLog,
+        event_log: DailyLog | SharedCommit,
         spool: Spool,
         max_batch: int,
         *,

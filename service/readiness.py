@@ -35,6 +35,10 @@ def readiness(services) -> dict:
     blocking = []
     if not checks["event_log_writable"]:
         blocking.append(f"the event log directory {journal_dir} is not writable: events cannot be accepted")
+    decision_log_failure = getattr(services.engine.decision_log, "failure", None)  # a group-committed log
+    if decision_log_failure:
+        checks["decision_log_failure"] = decision_log_failure
+        blocking.append(f"the decision log cannot be written ({decision_log_failure}): decisions answer 503")
     if not store_up and (spool.refusing or spooled_bytes >= spool.max_bytes):
         blocking.append("Redis is down and the spool is full: events are refused")
     degraded = []

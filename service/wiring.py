@@ -11,6 +11,7 @@ from collections.abc import Callable
 from config.settings import Settings
 from journal.audit_log import AuditLog
 from journal.erasures import Erasures
+from journal.group_commit import BackgroundCommit, SharedCommit
 from journal.identity import IDENTITIES_LOG
 from journal.profile_log import ProfileLog
 from journal.retention import RetentionTask
@@ -91,8 +92,9 @@ def build_services(settings: Settings) -> Services:
     store.on_state_lost = recovery.notice  # a read that finds the journal sentinel gone starts the rebuild
     recovery.start()
     models = ModelHolder(Registry(settings.registry), journey, settings.reload_interval_s)
-    event_log = DailyLog(settings.data_dir / "events", host=settings.journal_host)
-    decision_log = DailyLog(settings.data_dir / "decisions", host=settings.journal_host)
+    # concurrent requests share one write and fsync; each is still on disk before its 2xx
+    event_log = SharedCommit(DailyLog(settings.data_dir / "events", host=settings.journal_host))
+    decision_log = decision_writer(DailyLog(settings.data_dir / "decisions", host=settings.journal_host), settings)
     spool = Spool(settings.data_dir / "spool", settings.spool_max_bytes)
     ingestor = Ingestor(
         store,
@@ -152,6 +154,14 @@ def build_services(settings: Settings) -> Services:
     services.identities = Identities(store, identity_log, settings.future_margin_s)
     background.start()
     return services
+
+
+def decision_writer(log: DailyLog, settings: Settings) -> DailyLog | BackgroundCommit:
+    """The decision log written in groups by a background thread (docs/journal.md, "Group commit"), or,
+    with decision_log_flush_ms 0, each decision written and fsync'd before it is answered."""
+    if settings.decision_log_flush_ms <= 0:
+        return log
+    return BackgroundCommit(log, settings.decision_log_flush_ms / 1000)
 
 
 def upkeep(

@@ -126,6 +126,9 @@ def suite_settings(redis_url: str, root: Path, tenant: str) -> Settings:
         # the live generators move features on the upkeep thread's clock, between a test's events and its
         # decision or not; tests of them turn them on and run the upkeep step themselves
         live_signals_items=0,
+        # tests read the decision log right after a decision; the group commit's own tests
+        # (tests/journal/test_group_commit.py, tests/faults/test_decision_log_shutdown.py) turn it on
+        decision_log_flush_ms=0,
     )
 
 
