@@ -107,6 +107,7 @@ def measure_floor(url: str, work: Path, args) -> dict[str, float]:
     (work / "echo" / "echo.py").write_text(ECHO_APP)
     (work / "decisions.lua").write_text(DECISIONS_LUA % KEY)
     echo_port = args.port + 1
+    refuse_if_taken(echo_port)
     command = [sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{echo_port}"]
     server = start([*command, "echo:app"], {}, cwd=work / "echo")
     try:
@@ -305,6 +306,15 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def refuse_if_taken(port: int) -> None:
+    """Another server on the port would be measured instead of ours: stop."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return
+    sys.exit(f"port {port} is taken by another server: stop it or pass --port")
 
 
 def wait_for_port(port: int, seconds: float = 90) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
+
 from journal.erasures import Erasures
 from journal.event_log import day_files, event_row
 from journal.records import check_text
@@ -67,7 +69,7 @@ class EventTail:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = orjson.loads(line)  # the writer's orjson lines; a NaN or lone surrogate: a bad line
                 check_text(record)
                 row = event_row(record)
             except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError, TypeError, ValueError):

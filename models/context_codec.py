@@ -17,8 +17,9 @@ so training, which reads logged contexts, sees what serving saw.
 
 from __future__ import annotations
 
-import json
 import zlib
+
+import orjson
 
 FORMAT = 2
 BODY_FIELDS = (
@@ -54,8 +55,6 @@ TIME_FIELDS = ("last_ts", "stage_since", "first_ts")
 _MICROS = 1_000_000
 _ID_BYTES = 16
 _HEADER = bytes((FORMAT,))
-_JSON = json.JSONEncoder(separators=(",", ":"))
-"""One encoder for every call (json.dumps with separators builds a new one each time)."""
 
 
 def encode(ctx: dict) -> bytes:
@@ -73,7 +72,7 @@ def encode(ctx: dict) -> bytes:
         _times([ctx["last_ts"], ctx["stage_since"], *(touch["ts"] for touch in recent), ctx["first_ts"]]),
     ]
     deflate = zlib.compressobj(6, zlib.DEFLATED, -12, 4, zdict=VOCABULARY)
-    text = _JSON.encode(body).encode()
+    text = orjson.dumps(body)
     return _HEADER + deflate.compress(text) + deflate.flush() + packed
 
 
@@ -82,7 +81,7 @@ def decode(data: bytes) -> dict:
     if data[:1] != _HEADER:
         raise ValueError(f"not a stored context of format {FORMAT}: it starts with {data[:1]!r}")
     inflate = zlib.decompressobj(-15, zdict=VOCABULARY)
-    body = json.loads(inflate.decompress(data[1:]))
+    body = orjson.loads(inflate.decompress(data[1:]))
     ids, types, stages, channels, items, times = body[len(BODY_FIELDS) :]
     if ids is None:
         packed = inflate.unused_data
