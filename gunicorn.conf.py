@@ -5,6 +5,12 @@ binds WAYFINDER_HOST:WAYFINDER_PORT, and WAYFINDER_ADMIN_PORT beside it when set
 of 4 threads; the app is loaded once in the master (`preload_app`), so the embedded Redis and the first-start
 demo keys are made once. The metrics folder (PROMETHEUS_MULTIPROC_DIR, `<data_dir>/metrics`) is emptied
 here, before any worker writes to it (service/metrics.py).
+
+The worker model was chosen by measurement (docs/performance.md, "The worker model"): gthread, one worker per core
+(WEB_CONCURRENCY; 2 here), 4 threads each to cover the waits on Redis and on the event log's fsync. More threads,
+more workers or 1 to 2 threads moved nothing beyond the run-to-run noise on 2 cores; sync workers cannot keep a
+connection alive, and gevent would stop a whole worker on each fsync (a blocking call it cannot yield around).
+GUNICORN_CMD_ARGS overrides any of it for a measurement (bench/perf_table.py).
 """
 
 import os
