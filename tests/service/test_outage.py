@@ -42,7 +42,13 @@ def test_events_are_spooled_then_drained_in_the_background(settings):
         return up.get("/v1/visitors/v1").get_json()["stage"] == "intent"
 
     wait_for(drained)
-    wait_for(lambda: not (settings.data_dir / "spool" / "pending.jsonl").exists())
+    spool = settings.data_dir / "spool"
+
+    def spool_emptied():
+        """the drainer renamed pending.jsonl to draining.jsonl, applied it and deleted it"""
+        return not (spool / "pending.jsonl").exists() and not (spool / "draining.jsonl").exists()
+
+    wait_for(spool_emptied)
     assert journal_lines(settings.data_dir, '"e1"') == 1
     assert up.get("/readyz").get_json()["checks"]["spooled_events"] == 0
 
