@@ -16,7 +16,6 @@ import orjson
 
 from journal.erasures import Erasures
 from journal.event_log import day_files, event_row
-from journal.records import check_text
 
 
 class EventTail:
@@ -69,8 +68,9 @@ class EventTail:
             if not line.strip():
                 continue
             try:
-                record = orjson.loads(line)  # the writer's orjson lines; a NaN or lone surrogate: a bad line
-                check_text(record)
+                # orjson refuses a lone surrogate (and NaN) itself: such a line is a bad line, with no walk of the
+                # record's strings (journal.records.check_text, which the standard library's readers need)
+                record = orjson.loads(line)
                 row = event_row(record)
             except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError, TypeError, ValueError):
                 self.bad_lines += 1
