@@ -27,6 +27,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.perf_table import perf_items, perf_placement  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from service import create_app  # noqa: E402
 
@@ -93,20 +94,10 @@ def demo_registry(scratch: Path) -> Path:
 
 
 def seed_placement(client) -> None:
-    ids = [f"perf_offer_{n:02d}" for n in range(50)]
-    for n, item_id in enumerate(ids):
-        item = {"id": item_id, "kind": "offer", "title": f"Offer {n}", "tags": [f"t{n % 7}"], "value": 1 + n % 5}
-        assert client.put(f"/v1/catalog/items/{item_id}", json=item).status_code < 300
-    placement = {
-        "id": "perf_50",
-        "slots": 3,
-        "candidates": ids,
-        "objective": "value",
-        "exploration": {"epsilon": 0.1},
-        "holdout_share": 0.05,
-        "default_items": ["perf_offer_00"],
-    }
-    assert client.put("/v1/placements/perf_50", json=placement).status_code < 300
+    items = perf_items()
+    for item in items:
+        assert client.put(f"/v1/catalog/items/{item['id']}", json=item).status_code < 300
+    assert client.put("/v1/placements/perf_50", json=perf_placement(items)).status_code < 300
 
 
 def decide(client, number: int) -> None:

@@ -236,23 +236,32 @@ class Api:
         raise AssertionError("unreachable")
 
 
-def seed_placement(api: Api) -> None:
-    ids = []
-    for n in range(50):
-        item_id = f"perf_offer_{n:02d}"
-        item = {"id": item_id, "kind": "offer", "title": f"Offer {n}", "tags": [f"t{n % 7}"], "value": 1 + n % 5}
-        assert api.call("PUT", f"/v1/catalog/items/{item_id}", item)[0] < 300
-        ids.append(item_id)
-    placement = {
+def perf_items() -> list[dict]:
+    """perf_run.sh's 50 offers, 7 tags and values 1 to 5."""
+    return [
+        {"id": f"perf_offer_{n:02d}", "kind": "offer", "title": f"Offer {n}", "tags": [f"t{n % 7}"], "value": 1 + n % 5}
+        for n in range(50)
+    ]
+
+
+def perf_placement(items: list[dict]) -> dict:
+    """perf_run.sh's placement over them: 3 slots, value objective, epsilon 0.1, a 5 % holdout."""
+    return {
         "id": "perf_50",
         "slots": 3,
-        "candidates": ids,
+        "candidates": [item["id"] for item in items],
         "objective": "value",
         "exploration": {"epsilon": 0.1},
         "holdout_share": 0.05,
-        "default_items": ["perf_offer_00"],
+        "default_items": [items[0]["id"]],
     }
-    assert api.call("PUT", "/v1/placements/perf_50", placement)[0] < 300
+
+
+def seed_placement(api: Api) -> None:
+    items = perf_items()
+    for item in items:
+        assert api.call("PUT", f"/v1/catalog/items/{item['id']}", item)[0] < 300
+    assert api.call("PUT", "/v1/placements/perf_50", perf_placement(items))[0] < 300
 
 
 def redis_bytes_per_visitor(api: Api, client: redis.Redis) -> float:

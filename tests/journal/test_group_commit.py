@@ -20,19 +20,9 @@ from journal.writer import DailyLog
 from models.errors import DiskUnavailable
 from models.events import parse_event
 from service import create_app
+from tests.polling import wait_for
 
 T0 = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
-
-
-def wait_for(condition, deadline_s: float = 30.0):
-    """Poll until `condition()` is truthy (a generous deadline, never a timing assert)."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    pytest.fail(f"not true within {deadline_s} s: {condition.__doc__ or condition}")
 
 
 def event(thread: int, n: int, minutes: int = 0) -> dict:

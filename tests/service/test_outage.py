@@ -9,19 +9,9 @@ from pathlib import Path
 import pytest
 
 from service import create_app
+from tests.polling import wait_for
 
 DOWN = "redis://127.0.0.1:1/0"
-
-
-def wait_for(condition, deadline_s: float = 30.0):
-    """Poll until `condition()` is truthy; fail after a generous deadline (no timing asserted)."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"not true within {deadline_s} s: {condition.__doc__ or condition}")
 
 
 def journal_lines(data_dir: Path, needle: str) -> int:
@@ -125,7 +115,6 @@ def test_a_full_spool_answers_503(settings):
 
 def test_a_full_disk_under_the_decision_log_answers_503_not_500(settings):
     """A decision that cannot be logged is not served: training and lift would never see it."""
-    import time
 
     app = create_app(settings)
     day_file = app.extensions["wayfinder"].engine.decision_log.path_for(time.time())

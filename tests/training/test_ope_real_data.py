@@ -6,27 +6,17 @@ $WAYFINDER_SHARED_DATA) is there, as on the development and CI machines.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.shared_data import shared_data_dir
 from training import ope_validation as checks
 from training.importers import import_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBSET = ROOT / "tests" / "data"
-SHARED = next(
-    (
-        p
-        for p in (
-            Path(os.environ.get("WAYFINDER_SHARED_DATA", ROOT.parent / "shared" / "data")),
-            Path("/work/shared/data"),
-        )
-        if (p / "hillstrom" / "hillstrom.csv").is_file()
-    ),
-    None,
-)
+SHARED = shared_data_dir("hillstrom/hillstrom.csv")
 full_data = pytest.mark.skipif(SHARED is None, reason="the shared public data sets are not on this machine")
 
 

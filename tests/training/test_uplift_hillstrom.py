@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,21 +9,12 @@ import pytest
 
 from bench.uplift_hillstrom import import_sample
 from models.journey import JourneyMap
+from tests.shared_data import shared_data_dir
 from training.uplift import NOTHING, UpliftModel, choose
 from training.uplift_evaluation import Customers, evaluate_on_log, fit
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = next(
-    (
-        p
-        for p in (
-            Path(os.environ.get("WAYFINDER_SHARED_DATA", ROOT.parent / "shared" / "data")),
-            Path("/work/shared/data"),
-        )
-        if (p / "hillstrom" / "hillstrom.csv").is_file()
-    ),
-    None,
-)
+SHARED = shared_data_dir("hillstrom/hillstrom.csv")
 FEATURES = {"x0": None, "x1": None, "kind": ("a", "b")}
 ARMS = ["offer_a", "offer_b"]
 
